@@ -1,0 +1,167 @@
+use std::fmt;
+use std::path::PathBuf;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::DbError;
+
+/// One connection to either backend; queries written once against `schema.rs` run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Pg(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// A database URL whose scheme has been checked: `postgres://…`/`postgresql://…` or
+/// `sqlite://path`. The backend is chosen here, never by trying one after the other (that
+/// hides libpq's error and can silently create a SQLite file named like a conninfo string).
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    backend: Backend,
+    raw: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, DbError> {
+        let raw = raw.trim();
+        if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            return Ok(Self {
+                backend: Backend::Postgres,
+                raw: raw.to_owned(),
+            });
+        }
+        if let Some(path) = raw.strip_prefix("sqlite://") {
+            if path.is_empty() {
+                return Err(DbError::InvalidUrl("sqlite:// needs a file path".into()));
+            }
+            return Ok(Self {
+                backend: Backend::Sqlite,
+                raw: raw.to_owned(),
+            });
+        }
+        Err(DbError::InvalidUrl(
+            "expected a URL starting with postgres://, postgresql:// or sqlite://".into(),
+        ))
+    }
+
+    /// The URL of a SQLite file.
+    pub fn sqlite_file(path: impl Into<PathBuf>) -> Self {
+        let path: PathBuf = path.into();
+        Self {
+            backend: Backend::Sqlite,
+            raw: format!("sqlite://{}", path.display()),
+        }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The full URL, credentials included: never log this.
+    pub fn expose(&self) -> &str {
+        &self.raw
+    }
+
+    /// For SQLite, the file path.
+    pub fn sqlite_path(&self) -> Option<&str> {
+        self.raw.strip_prefix("sqlite://")
+    }
+
+    pub(crate) fn establish(&self) -> Result<DbConnection, DbError> {
+        match self.backend {
+            Backend::Postgres => PgConnection::establish(&self.raw)
+                .map(DbConnection::Pg)
+                .map_err(|e| DbError::Unavailable(e.to_string())),
+            Backend::Sqlite => {
+                let path = self.sqlite_path().unwrap_or_default();
+                let mut conn = SqliteConnection::establish(path)
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                // Per connection: WAL for concurrent readers, durable commits, enforced
+                // foreign keys, and waiting for the write lock instead of failing at once.
+                conn.batch_execute(
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                )
+                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Shows the backend and, for PostgreSQL, the URL without its password.
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl DatabaseUrl {
+    /// The URL with any password replaced, safe for logs.
+    pub fn redacted(&self) -> String {
+        match url::Url::parse(&self.raw) {
+            Ok(mut u) if u.password().is_some() => {
+                let _ = u.set_password(Some("*****"));
+                u.to_string()
+            }
+            _ => self.raw.clone(),
+        }
+    }
+}
+
+impl DbConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            DbConnection::Pg(_) => Backend::Postgres,
+            DbConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Runs `f` in a transaction that writes.
+///
+/// On SQLite this is `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes
+/// can fail with `SQLITE_BUSY` without waiting when another writer got there first, whereas
+/// an immediate one queues on `busy_timeout`. On PostgreSQL it is an ordinary transaction.
+/// Nested calls become savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut DbConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    let DbConnection::Sqlite(inner) = conn else {
+        return conn.transaction(f);
+    };
+    let depth = AnsiTransactionManager::transaction_manager_status_mut(inner)
+        .transaction_depth()
+        .map_err(E::from)?;
+    if depth.is_some() {
+        return conn.transaction(f);
+    }
+    AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE").map_err(E::from)?;
+    let result = f(conn);
+    let DbConnection::Sqlite(inner) = conn else {
+        unreachable!("the backend of a connection cannot change");
+    };
+    match result {
+        Ok(value) => match AnsiTransactionManager::commit_transaction(inner) {
+            Ok(()) => Ok(value),
+            Err(commit_error) => {
+                let _ = AnsiTransactionManager::rollback_transaction(inner);
+                Err(E::from(commit_error))
+            }
+        },
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(inner).map_err(E::from)?;
+            Err(error)
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Storage for the Compact Platform.
+//!
+//! One diesel `MultiConnection` over PostgreSQL and SQLite, picked by the scheme of the
+//! database URL; an r2d2 pool; one `schema.rs`; migrations for both backends embedded in the
+//! binary; the append-only, hash-chained audit store; and the mail outbox that other crates
+//! write to inside their own transactions.
+
+pub mod audit;
+mod connection;
+mod error;
+pub mod migrations;
+pub mod outbox;
+mod pool;
+pub mod schema;
+#[cfg(feature = "testing")]
+pub mod testing;
+mod time;
+
+pub use connection::{Backend, DatabaseUrl, DbConnection, write_transaction};
+pub use error::DbError;
+pub use pool::{Database, PoolOptions, PoolStatus, PooledConnection};
+pub use time::{now, truncate_to_micros};

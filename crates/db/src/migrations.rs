@@ -1,0 +1,44 @@
+//! Embedded migrations: `migrations/postgres` and `migrations/sqlite` hold the same folder
+//! names, each with the SQL its backend needs.
+
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::{DbConnection, DbError};
+
+const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
+const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
+
+/// Applies every pending migration; returns the names of those applied.
+pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    let applied = match conn {
+        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES).map(names),
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(names),
+    };
+    applied.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Reverts every applied migration, newest first (used by tests and `compact migrate --reset`).
+pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    let reverted = match conn {
+        DbConnection::Pg(c) => c.revert_all_migrations(POSTGRES).map(names),
+        DbConnection::Sqlite(c) => c.revert_all_migrations(SQLITE).map(names),
+    };
+    reverted.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+/// Migrations not applied yet.
+pub fn pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
+    let pending = match conn {
+        DbConnection::Pg(c) => c
+            .pending_migrations(POSTGRES)
+            .map(|list| list.iter().map(|m| m.name().to_string()).collect()),
+        DbConnection::Sqlite(c) => c
+            .pending_migrations(SQLITE)
+            .map(|list| list.iter().map(|m| m.name().to_string()).collect()),
+    };
+    pending.map_err(|e| DbError::Migration(e.to_string()))
+}
+
+fn names<V: std::fmt::Display>(versions: Vec<V>) -> Vec<String> {
+    versions.iter().map(ToString::to_string).collect()
+}

@@ -1,0 +1,151 @@
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+
+use crate::connection::{Backend, DatabaseUrl, DbConnection};
+use crate::{DbError, migrations};
+
+pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+
+/// Pool sizing and waiting.
+#[derive(Debug, Clone)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub connect_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 10,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Connections in use and idle, for metrics.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStatus {
+    pub connections: u32,
+    pub idle: u32,
+}
+
+/// The connection pool of one backend.
+#[derive(Clone)]
+pub struct Database {
+    pool: r2d2::Pool<ConnectionManager>,
+    backend: Backend,
+}
+
+impl Database {
+    /// Builds the pool without connecting yet, so a server can start, answer `/readyz` with 503
+    /// and recover by itself when the database comes up.
+    pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> Self {
+        let manager = ConnectionManager { url: url.clone() };
+        let pool = r2d2::Pool::builder()
+            .max_size(options.max_size)
+            .min_idle(Some(0))
+            .connection_timeout(options.connect_timeout)
+            .test_on_check_out(true)
+            .error_handler(Box::new(LogErrors))
+            .build_unchecked(manager);
+        Self {
+            pool,
+            backend: url.backend(),
+        }
+    }
+
+    /// Builds the pool and applies pending migrations.
+    pub fn connect_and_migrate(url: &DatabaseUrl, options: &PoolOptions) -> Result<Self, DbError> {
+        if let Some(path) = url.sqlite_path()
+            && let Some(dir) = std::path::Path::new(path).parent()
+            && !dir.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                DbError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        // Connect once directly: the pool would only report a timeout, not libpq's reason.
+        let mut conn = url.establish()?;
+        migrations::run_pending(&mut conn)?;
+        Ok(Self::new(url, options))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn get(&self) -> Result<PooledConnection, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// A connection, waiting at most `timeout` for one.
+    pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, DbError> {
+        self.pool
+            .get_timeout(timeout)
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Runs a trivial query: is the database answering?
+    pub fn ping(&self, timeout: Duration) -> Result<(), DbError> {
+        let mut conn = self.get_timeout(timeout)?;
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    pub fn status(&self) -> PoolStatus {
+        let state = self.pool.state();
+        PoolStatus {
+            connections: state.connections,
+            idle: state.idle_connections,
+        }
+    }
+}
+
+/// Opens connections for r2d2, choosing the backend from the URL.
+pub struct ConnectionManager {
+    url: DatabaseUrl,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConnectError(String);
+
+impl r2d2::ManageConnection for ConnectionManager {
+    type Connection = DbConnection;
+    type Error = ConnectError;
+
+    fn connect(&self) -> Result<DbConnection, ConnectError> {
+        self.url
+            .establish()
+            .map_err(|e| ConnectError(e.to_string()))
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
+        conn.batch_execute("SELECT 1")
+            .map_err(|e| ConnectError(e.to_string()))
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        use diesel::connection::{Connection, TransactionManager};
+        std::thread::panicking()
+            || matches!(
+                <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(
+                    conn
+                ),
+                diesel::connection::TransactionManagerStatus::InError
+            )
+    }
+}
+
+#[derive(Debug)]
+struct LogErrors;
+
+impl r2d2::HandleError<ConnectError> for LogErrors {
+    fn handle_error(&self, error: ConnectError) {
+        tracing::warn!(%error, "database connection failed");
+    }
+}
