@@ -1,0 +1,116 @@
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, Message};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use secrecy::{ExposeSecret, SecretString};
+
+use compact_db::outbox::OutboxMessage;
+
+use crate::MailError;
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain text: only for a server on the same host or a private network (e.g. a catcher).
+    None,
+    /// Plain connection upgraded with STARTTLS, which is required (usually port 587).
+    Starttls,
+    /// TLS from the first byte (usually port 465).
+    Tls,
+}
+
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub security: SmtpSecurity,
+    pub username: Option<String>,
+    pub password: Option<SecretString>,
+    pub timeout: Duration,
+}
+
+/// Where mail goes.
+#[derive(Clone)]
+pub enum MailTransport {
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// No SMTP configured: each message becomes `<dir>/<message-id>.eml`.
+    Files(PathBuf),
+}
+
+impl MailTransport {
+    pub fn smtp(settings: &SmtpSettings) -> Result<Self, MailError> {
+        let builder = match settings.security {
+            SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+            }
+            SmtpSecurity::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
+                    .map_err(|e| MailError::Config(e.to_string()))?
+            }
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
+                .map_err(|e| MailError::Config(e.to_string()))?,
+        };
+        let mut builder = builder.port(settings.port).timeout(Some(settings.timeout));
+        if let Some(username) = &settings.username {
+            let password = settings
+                .password
+                .as_ref()
+                .map(|p| p.expose_secret().to_owned())
+                .unwrap_or_default();
+            builder = builder.credentials(Credentials::new(username.clone(), password));
+        }
+        Ok(MailTransport::Smtp(builder.build()))
+    }
+
+    pub fn files(dir: impl Into<PathBuf>) -> Self {
+        MailTransport::Files(dir.into())
+    }
+
+    /// Sends one outbox message from `from`.
+    pub async fn send(&self, from: &Mailbox, message: &OutboxMessage) -> Result<(), MailError> {
+        let email = build(from, message)?;
+        match self {
+            MailTransport::Smtp(smtp) => smtp.send(email).await.map(drop).map_err(|e| {
+                if e.is_permanent() {
+                    MailError::Rejected(e.to_string())
+                } else {
+                    MailError::Transient(e.to_string())
+                }
+            }),
+            MailTransport::Files(dir) => {
+                tokio::fs::create_dir_all(dir).await?;
+                // Named by Message-ID: a resend after a crash overwrites the same file.
+                let name: String = message
+                    .message_id
+                    .chars()
+                    .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@'))
+                    .collect();
+                let path = dir.join(format!("{name}.eml"));
+                tokio::fs::write(&path, email.formatted()).await?;
+                tracing::info!(path = %path.display(), to = %message.recipient, subject = %message.subject, "mail written to file (no SMTP configured)");
+                Ok(())
+            }
+        }
+    }
+}
+
+fn build(from: &Mailbox, message: &OutboxMessage) -> Result<Message, MailError> {
+    let to: Mailbox = message
+        .recipient
+        .parse()
+        .map_err(|e| MailError::InvalidMessage(format!("recipient: {e}")))?;
+    // lettre encodes header values, so CR/LF in a subject cannot inject headers.
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(&message.subject)
+        .message_id(Some(message.message_id.clone()))
+        .date(message.created_at.and_utc().into())
+        .header(ContentType::TEXT_PLAIN)
+        .body(message.body_text.clone())
+        .map_err(|e| MailError::InvalidMessage(e.to_string()))
+}
