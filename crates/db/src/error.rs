@@ -20,11 +20,11 @@ impl DbError {
     /// can answer 503 and retry later.
     pub fn is_unavailable(&self) -> bool {
         use diesel::result::{DatabaseErrorKind, Error};
-        match self {
-            DbError::Unavailable(_) => true,
-            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _)) => true,
-            DbError::Query(Error::BrokenTransactionManager) => true,
-            _ => false,
-        }
+        matches!(
+            self,
+            DbError::Unavailable(_)
+                | DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
+                | DbError::Query(Error::BrokenTransactionManager)
+        )
     }
 }

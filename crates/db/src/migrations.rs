@@ -1,6 +1,7 @@
 //! Embedded migrations: `migrations/postgres` and `migrations/sqlite` hold the same folder
 //! names, each with the SQL its backend needs.
 
+use diesel::RunQueryDsl;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::{DbConnection, DbError};
@@ -8,10 +9,25 @@ use crate::{DbConnection, DbError};
 const POSTGRES: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 
+/// Arbitrary key of the advisory lock that keeps several nodes starting at once from
+/// migrating concurrently on PostgreSQL.
+const MIGRATION_LOCK_KEY: i64 = 0x636f_6d70_6d69_6772; // "compmigr"
+
 /// Applies every pending migration; returns the names of those applied.
 pub fn run_pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     let applied = match conn {
-        DbConnection::Pg(c) => c.run_pending_migrations(POSTGRES).map(names),
+        DbConnection::Pg(c) => {
+            let lock = |c: &mut diesel::PgConnection, sql: &str| {
+                diesel::sql_query(sql)
+                    .bind::<diesel::sql_types::BigInt, _>(MIGRATION_LOCK_KEY)
+                    .execute(c)
+                    .map_err(|e| DbError::Migration(e.to_string()))
+            };
+            lock(c, "SELECT pg_advisory_lock($1)")?;
+            let applied = c.run_pending_migrations(POSTGRES).map(names);
+            lock(c, "SELECT pg_advisory_unlock($1)")?;
+            applied
+        }
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE).map(names),
     };
     applied.map_err(|e| DbError::Migration(e.to_string()))

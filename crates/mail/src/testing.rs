@@ -110,7 +110,7 @@ impl SmtpSink {
     }
 
     /// Waits until at least `count` messages arrived, or panics after `timeout`.
-    pub fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedMail> {
+    pub async fn wait_for(&self, count: usize, timeout: Duration) -> Vec<ReceivedMail> {
         let start = Instant::now();
         loop {
             let messages = self.messages();
@@ -122,7 +122,7 @@ impl SmtpSink {
                 "only {} of {count} messages arrived",
                 messages.len()
             );
-            std::thread::sleep(Duration::from_millis(20));
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 }

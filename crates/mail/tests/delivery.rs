@@ -57,7 +57,7 @@ async fn queued_mail_is_delivered_with_its_message_id() {
     let worker = OutboxWorker::new(db.clone(), smtp_on(sink.port()), fast_config());
 
     assert_eq!(worker.process_due().await.expect("pass"), 3);
-    let received = sink.wait_for(3, Duration::from_secs(10));
+    let received = sink.wait_for(3, Duration::from_secs(10)).await;
     assert_eq!(received.len(), 3);
     for message in &queued {
         let mail = received
@@ -114,7 +114,7 @@ async fn mail_queued_while_smtp_is_down_is_all_delivered_once_it_is_back() {
     let sink = SmtpSink::start_on_port(port);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = tokio::spawn(worker.run(stopped));
-    let received = sink.wait_for(5, Duration::from_secs(20));
+    let received = sink.wait_for(5, Duration::from_secs(20)).await;
     stop.send(true).expect("stop worker");
     running.await.expect("worker ends");
 

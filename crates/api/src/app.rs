@@ -1,0 +1,251 @@
+//! The actix-web application: state, middleware, routes, the OpenAPI document and the
+//! answers for what no route handles.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next, from_fn};
+use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
+use tracing_actix_web::{RequestId, TracingLogger};
+use utoipa::OpenApi;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::{Config, SwaggerUi};
+
+use crate::config::Settings;
+use crate::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
+use crate::metrics::Metrics;
+use crate::routes;
+use compact_db::Database;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Compact Platform API",
+        description = "Coordination platform of a multi-organization compact: organizations, focal \
+                       points, documents and updates shared under TLP audiences. Errors are RFC 9457 \
+                       `application/problem+json`."
+    ),
+    tags((name = "operations", description = "Health, readiness, metrics and this document"))
+)]
+struct ApiDoc;
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Database,
+    pub settings: Arc<Settings>,
+    pub metrics: Metrics,
+    /// The OpenAPI document as served (and as committed in `openapi/openapi.json`).
+    pub openapi_json: String,
+    routes: RouteTable,
+}
+
+impl AppState {
+    pub fn new(db: Database, settings: Arc<Settings>) -> Self {
+        let spec = openapi();
+        let routes = RouteTable::from_spec(&spec);
+        Self {
+            db,
+            settings,
+            metrics: Metrics::new(),
+            openapi_json: openapi_pretty_json(&spec),
+            routes,
+        }
+    }
+}
+
+/// The OpenAPI document, collected from the registered routes.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes::configure)
+        .split_for_parts()
+        .1
+}
+
+/// The document as served and committed: pretty JSON with a final newline.
+pub fn openapi_pretty_json(spec: &utoipa::openapi::OpenApi) -> String {
+    let mut json = spec
+        .to_pretty_json()
+        .expect("the OpenAPI document serialises");
+    json.push('\n');
+    json
+}
+
+pub fn build_app(
+    state: web::Data<AppState>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let docs_enabled = state.settings.docs_enabled;
+    let app = App::new()
+        .app_data(state)
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::BadRequest(e.to_string()).into()),
+        )
+        // Innermost first: errors become problem+json, then headers and metrics, then the
+        // request span (outermost, so everything above logs inside it).
+        .wrap(ErrorHandlers::new().default_handler(error_as_problem))
+        .wrap(from_fn(observe))
+        .wrap(TracingLogger::default())
+        .into_utoipa_app()
+        .configure(routes::configure)
+        .into_app()
+        .default_service(web::to(fallback));
+    if !docs_enabled {
+        return app;
+    }
+    app.route(
+        "/docs",
+        web::get().to(|| async {
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, "/docs/"))
+                .finish()
+        }),
+    )
+    .service(
+        // Swagger UI's assets are compiled in (`vendored`); no validator badge, which would
+        // call out to the internet.
+        SwaggerUi::new("/docs/{_:.*}")
+            .config(Config::new(["/api/v1/openapi.json"]).validator_url("none")),
+    )
+}
+
+/// Request metrics and the headers every response carries.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
+    let method = req.method().to_string();
+    let mut res = next.call(req).await?;
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "<unmatched>".to_owned());
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    if let Some(state) = state {
+        state
+            .metrics
+            .observe_request(&method, &route, status, elapsed);
+    }
+    // One access-log line per request, inside the request span (which has the request id).
+    tracing::info!(%method, %route, status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    let headers = res.headers_mut();
+    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
+        headers.insert(HeaderName::from_static("x-request-id"), id);
+    }
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    Ok(res)
+}
+
+/// Turns any error response not already problem+json (actix's own, e.g. a bad path
+/// parameter) into one, keeping headers such as `Allow` and `Retry-After`.
+fn error_as_problem<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let error = res.response().error().map(ToString::to_string);
+    if status.is_server_error() {
+        tracing::error!(error = error.as_deref().unwrap_or("-"), %status, "unhandled server error");
+    }
+    let (req, old) = res.into_parts();
+    let mut new = problem_response(&status_problem(status, error));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            new.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}
+
+/// No route matched: 405 with `Allow` when the path exists under other methods, else 404.
+async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let allow = state.routes.methods_for(req.path());
+    if allow.is_empty() || allow.iter().any(|m| m == req.method().as_str()) {
+        Err(ApiError::NotFound)
+    } else {
+        Err(ApiError::MethodNotAllowed { allow })
+    }
+}
+
+/// Paths and their methods, read from the OpenAPI document so it is always complete.
+struct RouteTable {
+    routes: Vec<(Vec<String>, Vec<String>)>,
+}
+
+impl RouteTable {
+    fn from_spec(spec: &utoipa::openapi::OpenApi) -> Self {
+        let value = serde_json::to_value(spec).expect("the OpenAPI document serialises");
+        let mut routes = Vec::new();
+        if let Some(paths) = value.get("paths").and_then(|p| p.as_object()) {
+            for (path, item) in paths {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let methods = [
+                    "get", "put", "post", "delete", "options", "head", "patch", "trace",
+                ]
+                .into_iter()
+                .filter(|m| item.get(m).is_some())
+                .map(str::to_ascii_uppercase)
+                .collect();
+                routes.push((segments, methods));
+            }
+        }
+        Self { routes }
+    }
+
+    fn methods_for(&self, path: &str) -> Vec<String> {
+        let segments: Vec<&str> = path.split('/').collect();
+        let mut methods: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|(template, _)| {
+                template.len() == segments.len()
+                    && template.iter().zip(&segments).all(|(t, s)| {
+                        (t.starts_with('{') && t.ends_with('}') && !s.is_empty()) || t == s
+                    })
+            })
+            .flat_map(|(_, methods)| methods.iter().cloned())
+            .collect();
+        methods.sort_unstable();
+        methods.dedup();
+        methods
+    }
+}

@@ -1,0 +1,252 @@
+//! Settings: built-in defaults, then an optional TOML file, then `COMPACT_*` environment
+//! variables (and `DATABASE_URL`), then command-line flags. Secrets are `SecretString`s:
+//! their `Debug` prints `[REDACTED]`, so settings can be logged whole.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+
+use compact_db::{DatabaseUrl, PoolOptions};
+use compact_mail::{SmtpSecurity, SmtpSettings};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// Address the HTTP server listens on.
+    pub bind: String,
+    /// Where the SQLite database (by default), mail files, keys and attachments live.
+    pub data_dir: PathBuf,
+    /// `postgres://…` or `sqlite://path`; unset means SQLite in the data directory.
+    pub database_url: Option<SecretString>,
+    pub database_pool_size: u32,
+    /// Seconds a request waits for a database connection before answering 503.
+    pub database_timeout_secs: u64,
+    /// The platform's public base URL, used in links sent by mail.
+    pub public_url: String,
+    pub log_format: LogFormat,
+    /// A `tracing` filter, e.g. `info` or `compact_api=debug,info`; `RUST_LOG` wins if set.
+    pub log_level: String,
+    /// Serve `/docs` (the interactive API documentation).
+    pub docs_enabled: bool,
+    /// HTTP worker threads; unset means one per core.
+    pub workers: Option<usize>,
+    /// SMTP server; unset means mail is written as `.eml` files under `<data_dir>/mail/`.
+    pub smtp_host: Option<String>,
+    /// Unset means 25 for `none`, 587 for `starttls`, 465 for `tls`.
+    pub smtp_port: Option<u16>,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<SecretString>,
+    pub smtp_timeout_secs: u64,
+    /// The `From` of every mail.
+    pub mail_from: String,
+    /// Delivery attempts before a message is kept as `failed`.
+    pub mail_max_attempts: u32,
+    /// How often the outbox is checked, in milliseconds.
+    pub mail_poll_interval_ms: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./compact-data"),
+            database_url: None,
+            database_pool_size: 10,
+            database_timeout_secs: 5,
+            public_url: "http://localhost:8080".into(),
+            log_format: LogFormat::Text,
+            log_level: "info".into(),
+            docs_enabled: true,
+            workers: None,
+            smtp_host: None,
+            smtp_port: None,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 20,
+            mail_from: "Compact Platform <no-reply@localhost>".into(),
+            mail_max_attempts: 8,
+            mail_poll_interval_ms: 2000,
+        }
+    }
+}
+
+/// Values given on the command line, which override every other source.
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub bind: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub database_url: Option<String>,
+}
+
+impl Settings {
+    /// Loads settings from `file` (if given), the environment and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> anyhow::Result<Self> {
+        let mut figment = Figment::new();
+        if let Some(file) = file {
+            anyhow::ensure!(
+                file.is_file(),
+                "configuration file {} does not exist",
+                file.display()
+            );
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("COMPACT_").ignore(&["config"]))
+            .merge(Env::raw().only(&["database_url"]));
+        if let Some(bind) = &overrides.bind {
+            figment = figment.merge(Serialized::default("bind", bind));
+        }
+        if let Some(dir) = &overrides.data_dir {
+            figment = figment.merge(Serialized::default("data_dir", dir));
+        }
+        if let Some(url) = &overrides.database_url {
+            figment = figment.merge(Serialized::default("database_url", url));
+        }
+        let settings: Settings = figment.extract().context("invalid configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        self.database_url()?;
+        self.mail_from
+            .parse::<lettre::message::Mailbox>()
+            .context("mail_from is not a valid mailbox")?;
+        url::Url::parse(&self.public_url).context("public_url is not a URL")?;
+        anyhow::ensure!(
+            self.database_pool_size > 0,
+            "database_pool_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.mail_max_attempts > 0,
+            "mail_max_attempts must be at least 1"
+        );
+        Ok(())
+    }
+
+    /// The database to use: `database_url`, or a SQLite file in the data directory.
+    pub fn database_url(&self) -> anyhow::Result<DatabaseUrl> {
+        match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url.expose_secret()).context("database_url"),
+            None => Ok(DatabaseUrl::sqlite_file(self.data_dir.join("compact.db"))),
+        }
+    }
+
+    pub fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_size: self.database_pool_size,
+            connect_timeout: Duration::from_secs(self.database_timeout_secs.max(1)),
+        }
+    }
+
+    pub fn smtp(&self) -> Option<SmtpSettings> {
+        let host = self.smtp_host.clone().filter(|h| !h.trim().is_empty())?;
+        let port = self.smtp_port.unwrap_or(match self.smtp_security {
+            SmtpSecurity::None => 25,
+            SmtpSecurity::Starttls => 587,
+            SmtpSecurity::Tls => 465,
+        });
+        Some(SmtpSettings {
+            host,
+            port,
+            security: self.smtp_security,
+            username: self.smtp_username.clone(),
+            password: self.smtp_password.clone(),
+            timeout: Duration::from_secs(self.smtp_timeout_secs.max(1)),
+        })
+    }
+
+    pub fn mail_dir(&self) -> PathBuf {
+        self.data_dir.join("mail")
+    }
+
+    /// The domain of `Message-ID`s: the public URL's host.
+    pub fn message_domain(&self) -> String {
+        url::Url::parse(&self.public_url)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_else(|| "localhost".to_owned())
+    }
+}
+
+#[cfg(test)]
+// figment's Jail closures return its own (large) error type.
+#[allow(clippy::result_large_err)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_configuration() {
+        let settings = Settings::default();
+        settings.validate().expect("defaults are valid");
+        let url = settings.database_url().expect("url");
+        assert_eq!(url.backend(), compact_db::Backend::Sqlite);
+        assert!(settings.smtp().is_none());
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug_output() {
+        let settings = Settings {
+            smtp_password: Some("hunter2-very-secret".into()),
+            database_url: Some("postgres://u:pw-very-secret@db/x".into()),
+            ..Settings::default()
+        };
+        let printed = format!("{settings:?}");
+        assert!(!printed.contains("very-secret"), "{printed}");
+    }
+
+    #[test]
+    fn file_environment_and_flags_layer_in_that_order() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("compact.toml", "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nsmtp_host = \"mail.example.org\"")?;
+            jail.set_env("COMPACT_LOG_LEVEL", "warn");
+            jail.set_env("DATABASE_URL", "postgres://postgres@127.0.0.1/test");
+            let file = Path::new("compact.toml");
+            let settings = Settings::load(Some(file), &Overrides::default()).expect("load");
+            assert_eq!(settings.bind, "127.0.0.1:9000");
+            assert_eq!(settings.log_level, "warn");
+            assert_eq!(
+                settings.database_url().expect("url").backend(),
+                compact_db::Backend::Postgres
+            );
+            assert_eq!(settings.smtp().expect("smtp").port, 587);
+
+            let flags = Overrides {
+                bind: Some("0.0.0.0:1".into()),
+                ..Overrides::default()
+            };
+            assert_eq!(
+                Settings::load(Some(file), &flags).expect("load").bind,
+                "0.0.0.0:1"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_values_are_refused_with_a_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "mysql://x");
+            let error = Settings::load(None, &Overrides::default()).expect_err("refused");
+            assert!(format!("{error:#}").contains("postgres://"), "{error:#}");
+            jail.set_env("DATABASE_URL", "sqlite://./x.db");
+            jail.set_env("COMPACT_SMTP_SECURITY", "ssl");
+            assert!(Settings::load(None, &Overrides::default()).is_err());
+            Ok(())
+        });
+    }
+}

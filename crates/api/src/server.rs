@@ -1,0 +1,92 @@
+//! Starting the platform: the HTTP server and the mail worker beside it.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{HttpServer, web};
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use compact_db::Database;
+use compact_mail::{MailTransport, MailerConfig, OutboxWorker};
+
+use crate::app::{AppState, build_app};
+use crate::config::Settings;
+
+/// A running platform: the HTTP server and the outbox worker.
+pub struct Platform {
+    server: Server,
+    stop_mail: watch::Sender<bool>,
+    mail: JoinHandle<()>,
+}
+
+impl Platform {
+    /// Starts serving on `listener` (bound by the caller, so tests can use port 0). Must be
+    /// called inside a Tokio runtime.
+    pub fn launch(
+        settings: Arc<Settings>,
+        db: Database,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
+        let transport = match settings.smtp() {
+            Some(smtp) => MailTransport::smtp(&smtp).context("SMTP settings")?,
+            None => {
+                tracing::info!(dir = %settings.mail_dir().display(), "no SMTP server configured: mail is written as .eml files");
+                MailTransport::files(settings.mail_dir())
+            }
+        };
+        let mut mailer = MailerConfig::new(settings.mail_from.parse().context("mail_from")?);
+        mailer.max_attempts = settings.mail_max_attempts;
+        mailer.poll_interval = Duration::from_millis(settings.mail_poll_interval_ms.max(10));
+        let (stop_mail, stopped) = watch::channel(false);
+        let mail = tokio::spawn(OutboxWorker::new(db.clone(), transport, mailer).run(stopped));
+
+        let state = web::Data::new(AppState::new(db, settings.clone()));
+        let mut server = HttpServer::new(move || build_app(state.clone()))
+            .client_request_timeout(Duration::from_secs(10))
+            .client_disconnect_timeout(Duration::from_secs(5))
+            .shutdown_timeout(15);
+        if let Some(workers) = settings.workers {
+            server = server.workers(workers.max(1));
+        }
+        let server = server.listen(listener).context("listen")?.run();
+        Ok(Self {
+            server,
+            stop_mail,
+            mail,
+        })
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server stops (SIGINT/SIGTERM or `handle().stop()`), then stops mail.
+    pub async fn run(self) -> anyhow::Result<()> {
+        let result = self.server.await;
+        let _ = self.stop_mail.send(true);
+        let _ = self.mail.await;
+        result.context("HTTP server")
+    }
+}
+
+/// `compact serve`: migrate, bind, serve.
+pub async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let url = settings.database_url()?;
+    std::fs::create_dir_all(&settings.data_dir)
+        .with_context(|| format!("create data directory {}", settings.data_dir.display()))?;
+    tracing::info!(database = %url.redacted(), data_dir = %settings.data_dir.display(), "starting");
+    let options = settings.pool_options();
+    let db = tokio::task::spawn_blocking(move || Database::connect_and_migrate(&url, &options))
+        .await?
+        .context("database")?;
+    let listener =
+        TcpListener::bind(&settings.bind).with_context(|| format!("bind {}", settings.bind))?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    Platform::launch(Arc::new(settings), db, listener)?
+        .run()
+        .await
+}

@@ -1,0 +1,237 @@
+//! The real `compact` binary, as a user runs it: serve on the test database, the maintenance
+//! commands, and the OpenAPI command.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use compact_db::testing::TestDatabase;
+
+const BIN: &str = env!("CARGO_BIN_EXE_compact");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn compact(test_db: &TestDatabase, data_dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("DATABASE_URL", test_db.url().expose())
+        .env("COMPACT_DATA_DIR", data_dir)
+        .env("COMPACT_LOG_LEVEL", "warn");
+    command
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port()
+}
+
+#[tokio::test]
+async fn the_binary_serves_the_platform_on_the_configured_database() {
+    let test_db = TestDatabase::empty();
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let port = free_port();
+    let _server = Server(
+        compact(&test_db, data_dir.path())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start compact serve"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    loop {
+        if let Ok(response) = client.get(format!("{base}/healthz")).send().await
+            && response.status() == 200
+        {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "compact serve did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .expect("readyz")
+            .status(),
+        200
+    );
+    let served = client
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .expect("spec")
+        .text()
+        .await
+        .expect("text");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openapi/openapi.json"
+    ))
+    .expect("file");
+    assert!(
+        served == committed,
+        "served spec differs from openapi/openapi.json"
+    );
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("# TYPE compact_http_requests_total counter"));
+    let missing = client
+        .get(format!("{base}/api/v1/missing"))
+        .send()
+        .await
+        .expect("404");
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[test]
+fn without_a_database_url_the_binary_uses_sqlite_in_the_data_directory() {
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let output = Command::new(BIN)
+        .env_clear()
+        .env("COMPACT_DATA_DIR", data_dir.path())
+        .args(["migrate"])
+        .output()
+        .expect("run compact migrate");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(data_dir.path().join("compact.db").is_file());
+}
+
+#[test]
+fn maintenance_commands_work_on_the_configured_database() {
+    let test_db = TestDatabase::empty();
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let run = |args: &[&str]| {
+        let output = compact(&test_db, data_dir.path())
+            .args(args)
+            .output()
+            .expect("run compact");
+        (
+            output.status.success(),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    };
+    let (ok, out, err) = run(&["migrate", "--status"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("1 migration(s) pending") || out.contains("pending"),
+        "{out}"
+    );
+    let (ok, out, err) = run(&["migrate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("applied"), "{out}");
+    let (ok, out, err) = run(&["audit", "verify"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("audit chain intact: 0 event(s)"), "{out}");
+    let (ok, out, _) = run(&["outbox", "list"]);
+    assert!(ok);
+    assert!(out.is_empty());
+    let (ok, _, err) = run(&["outbox", "retry", "no-such-id"]);
+    assert!(!ok);
+    assert!(err.contains("no failed message"), "{err}");
+    let (ok, out, _) = run(&["config"]);
+    assert!(ok);
+    assert!(out.contains("bind"));
+}
+
+#[test]
+fn a_tampered_audit_chain_fails_verification() {
+    use compact_db::audit::{self, NewAuditEvent, Outcome};
+    use diesel::connection::SimpleConnection;
+    let (test_db, db) = TestDatabase::migrated();
+    {
+        let mut conn = db.get().expect("connection");
+        for _ in 0..3 {
+            audit::append(
+                &mut conn,
+                NewAuditEvent::new("test.event", Outcome::Success),
+            )
+            .expect("append");
+        }
+        let untrigger = match test_db.backend() {
+            compact_db::Backend::Postgres => {
+                "ALTER TABLE audit_events DISABLE TRIGGER audit_events_no_change;"
+            }
+            compact_db::Backend::Sqlite => "DROP TRIGGER audit_events_no_update;",
+        };
+        conn.batch_execute(untrigger).expect("untrigger");
+        conn.batch_execute("UPDATE audit_events SET outcome = 'denied' WHERE seq = 2")
+            .expect("tamper");
+    }
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let output = compact(&test_db, data_dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let out = String::from_utf8_lossy(&output.stdout);
+    assert!(out.contains("BROKEN at event 2"), "{out}");
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_document() {
+    let output = Command::new(BIN).arg("openapi").output().expect("run");
+    assert!(output.status.success());
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openapi/openapi.json"
+    ))
+    .expect("file");
+    assert!(output.stdout == committed);
+}
+
+#[test]
+fn help_explains_every_command_and_setting() {
+    let output = Command::new(BIN).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&output.stdout);
+    for needle in [
+        "serve",
+        "migrate",
+        "openapi",
+        "audit",
+        "outbox",
+        "COMPACT_BIND",
+        "DATABASE_URL",
+        "COMPACT_SMTP_HOST",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+    for sub in ["serve", "migrate", "openapi", "audit", "outbox", "config"] {
+        let output = Command::new(BIN)
+            .args([sub, "--help"])
+            .output()
+            .expect("run");
+        assert!(output.status.success(), "{sub} --help");
+    }
+}

@@ -1,0 +1,199 @@
+//! The HTTP skeleton: operations endpoints, errors as problem+json, headers, docs.
+
+mod support;
+
+use std::time::Duration;
+
+use compact_db::DatabaseUrl;
+use compact_db::outbox::{self, NewMail};
+use compact_mail::testing::SmtpSink;
+use support::{TestApp, problem};
+
+#[tokio::test]
+async fn health_and_readiness_answer_ok() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), 200, "{path}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(body["status"], "ok");
+    }
+}
+
+#[tokio::test]
+async fn every_response_carries_a_request_id_and_security_headers() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/api/v1/does-not-exist"] {
+        let response = app.get(path).await;
+        let headers = response.headers();
+        let id = headers
+            .get("x-request-id")
+            .expect("x-request-id")
+            .to_str()
+            .expect("ascii");
+        assert_eq!(id.len(), 36, "a UUID: {id}");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert_eq!(headers["cache-control"], "no-store");
+    }
+    let a = app.get("/healthz").await.headers()["x-request-id"].clone();
+    let b = app.get("/healthz").await.headers()["x-request-id"].clone();
+    assert_ne!(a, b);
+}
+
+#[tokio::test]
+async fn unknown_routes_are_problem_404s() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v1/",
+        "/api/v1/openapi.json/x",
+    ] {
+        problem(app.get(path).await, 404).await;
+    }
+}
+
+#[tokio::test]
+async fn wrong_methods_are_problem_405s_with_allow() {
+    let app = TestApp::spawn().await;
+    for path in ["/healthz", "/readyz", "/api/v1/openapi.json"] {
+        let response = app
+            .client
+            .delete(app.url(path))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.headers()["allow"], "GET");
+        problem(response, 405).await;
+    }
+    let response = app
+        .client
+        .post(app.url("/metrics"))
+        .body("x")
+        .send()
+        .await
+        .expect("request");
+    problem(response, 405).await;
+}
+
+#[tokio::test]
+async fn an_unreachable_database_gives_503_and_health_stays_up() {
+    // Nothing listens on port 1: every connection attempt fails.
+    let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/compact").expect("url");
+    let app = TestApp::builder().database_url(url).spawn().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let response = app.get("/readyz").await;
+    assert!(response.headers().contains_key("retry-after"));
+    let body = problem(response, 503).await;
+    let text = body.to_string();
+    assert!(
+        !text.contains("127.0.0.1") && !text.contains("postgres"),
+        "no internals leak: {text}"
+    );
+    // Metrics still render while the database is away.
+    assert_eq!(app.get("/metrics").await.status(), 200);
+}
+
+#[tokio::test]
+async fn metrics_are_prometheus_text_with_routes_pool_and_outbox() {
+    let app = TestApp::spawn().await;
+    app.get("/healthz").await;
+    app.get("/nope").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .expect("ascii")
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.expect("text");
+    for needle in [
+        r#"compact_http_requests_total{method="GET",route="/healthz",status="200"} 1"#,
+        r#"compact_http_requests_total{method="GET",route="<unmatched>",status="404"} 1"#,
+        "compact_http_request_duration_seconds_bucket",
+        "compact_db_pool_connections_idle",
+        "compact_db_pool_connections_in_use",
+        "compact_outbox_pending_messages 0",
+        "compact_outbox_failed_messages 0",
+    ] {
+        assert!(text.contains(needle), "missing {needle} in\n{text}");
+    }
+}
+
+#[tokio::test]
+async fn the_served_openapi_document_is_the_committed_one() {
+    let app = TestApp::spawn().await;
+    let response = app.get("/api/v1/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let served = response.text().await.expect("text");
+    let committed = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openapi/openapi.json"
+    ))
+    .expect("openapi/openapi.json");
+    assert!(
+        served == committed,
+        "served spec differs from openapi/openapi.json; see the README to regenerate it"
+    );
+    let spec: serde_json::Value = serde_json::from_str(&served).expect("json");
+    assert!(
+        spec["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.1")
+    );
+}
+
+#[tokio::test]
+async fn the_docs_page_loads_only_local_assets() {
+    let app = TestApp::spawn().await;
+    let redirect = app.get("/docs").await;
+    assert_eq!(redirect.status(), 302);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = app.get("/docs/").await.text().await.expect("html");
+    assert!(page.contains("swagger-ui"));
+    for attribute in ["src=\"", "href=\""] {
+        for reference in page.split(attribute).skip(1) {
+            let target = reference.split('"').next().unwrap_or_default();
+            assert!(!target.contains("//"), "docs page references {target}");
+            let asset = app
+                .get(&format!("/docs/{}", target.trim_start_matches("./")))
+                .await;
+            assert_eq!(asset.status(), 200, "{target}");
+        }
+    }
+    let init = app
+        .get("/docs/swagger-initializer.js")
+        .await
+        .text()
+        .await
+        .expect("js");
+    assert!(init.contains("/api/v1/openapi.json"));
+    assert!(
+        init.contains("\"validatorUrl\": \"none\""),
+        "no call to the online validator"
+    );
+}
+
+#[tokio::test]
+async fn the_server_delivers_queued_mail_over_smtp() {
+    let sink = SmtpSink::start();
+    let app = TestApp::builder().smtp_port(sink.port()).spawn().await;
+    let queued = {
+        let mut conn = app.db.get().expect("connection");
+        let mail = NewMail {
+            recipient: "focal.point@example.org".into(),
+            subject: "Welcome".into(),
+            body_text: "Hi".into(),
+        };
+        outbox::enqueue(&mut conn, mail, "compact.test").expect("enqueue")
+    };
+    let received = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(
+        received[0].header("Message-ID"),
+        Some(queued.message_id.as_str())
+    );
+    assert_eq!(received[0].header("Subject"), Some("Welcome"));
+}
