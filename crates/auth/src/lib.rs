@@ -1,1 +1,14 @@
-//! placeholder
+//! Identity and access for the Compact Platform: who is calling, and what they may do.
+//!
+//! Storage goes through `compact-db`; nothing here knows HTTP. The permission table of the
+//! design (DESIGN §2) lives in [`policy`] and nowhere else.
+
+pub mod error;
+pub mod keys;
+pub mod password;
+pub mod policy;
+pub mod secrets;
+pub mod users;
+
+pub use error::AuthError;
+pub use policy::{Permission, Role};

@@ -1,0 +1,256 @@
+//! Passwords: argon2id hashing off the async workers with a concurrency cap, and the policy
+//! of 12–128 characters, no composition rules, guessable ones refused (zxcvbn score < 3).
+
+use std::sync::Arc;
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use tokio::sync::Semaphore;
+
+use crate::AuthError;
+
+pub const MIN_LENGTH: usize = 12;
+pub const MAX_LENGTH: usize = 128;
+
+/// argon2id cost. The default is the design's floor: m = 19 MiB, t = 2, p = 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordCost {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for PasswordCost {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+impl PasswordCost {
+    /// Far cheaper, for tests only.
+    pub fn insecure_for_tests() -> Self {
+        Self {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+}
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WeakPassword(pub String);
+
+/// Checks a new password. `context` holds the user's name, e-mail and organization, which
+/// make a password guessable when it contains them.
+pub fn check_strength(password: &str, context: &[&str]) -> Result<(), WeakPassword> {
+    let length = password.chars().count();
+    if length < MIN_LENGTH {
+        return Err(WeakPassword(format!(
+            "must be at least {MIN_LENGTH} characters"
+        )));
+    }
+    if length > MAX_LENGTH {
+        return Err(WeakPassword(format!(
+            "must be at most {MAX_LENGTH} characters"
+        )));
+    }
+    let mut inputs: Vec<&str> = Vec::new();
+    for item in context {
+        inputs.push(item);
+        inputs.extend(
+            item.split(|c: char| !c.is_alphanumeric())
+                .filter(|w| w.len() >= 3),
+        );
+    }
+    let estimate = zxcvbn::zxcvbn(password, &inputs);
+    if (estimate.score() as u8) < 3 {
+        let hint = estimate
+            .feedback()
+            .and_then(|f| f.warning().map(|w| w.to_string()))
+            .unwrap_or_else(|| "it is too easy to guess".to_owned());
+        return Err(WeakPassword(format!("is too easy to guess: {hint}")));
+    }
+    Ok(())
+}
+
+/// Hashes and verifies passwords on Tokio's blocking pool, at most `concurrency` at a time,
+/// so a storm of logins queues here instead of starving every other request.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    cost: PasswordCost,
+    permits: Arc<Semaphore>,
+    /// Verified against when the account does not exist, so that costs the same time.
+    dummy_hash: Arc<String>,
+}
+
+impl PasswordHasherPool {
+    pub fn new(cost: PasswordCost, concurrency: usize) -> Result<Self, AuthError> {
+        let dummy_hash = hash_with(cost, "dummy password for unknown accounts")?;
+        Ok(Self {
+            cost,
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            dummy_hash: Arc::new(dummy_hash),
+        })
+    }
+
+    pub fn cost(&self) -> PasswordCost {
+        self.cost
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, AuthError> {
+        let cost = self.cost;
+        self.run(move || hash_with(cost, &password)).await?
+    }
+
+    /// Checks `password` against `hash` (or against a dummy hash when there is no account,
+    /// taking the same time). Returns whether it matched and whether the hash should be
+    /// redone at the current cost.
+    pub async fn verify(
+        &self,
+        password: String,
+        hash: Option<String>,
+    ) -> Result<Verification, AuthError> {
+        let cost = self.cost;
+        let dummy = self.dummy_hash.clone();
+        self.run(move || {
+            let real = hash.is_some();
+            let hash = hash.unwrap_or_else(|| dummy.as_str().to_owned());
+            let matched = verify_with(&password, &hash) && real;
+            let outdated = matched && !uses_cost(&hash, cost);
+            Verification { matched, outdated }
+        })
+        .await
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AuthError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(|e| AuthError::Internal(e.to_string()))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verification {
+    pub matched: bool,
+    /// Hashed with a lower cost than configured now: rehash on this login.
+    pub outdated: bool,
+}
+
+fn argon2(cost: PasswordCost) -> Result<Argon2<'static>, AuthError> {
+    let params = Params::new(cost.memory_kib, cost.iterations, cost.parallelism, None)
+        .map_err(|e| AuthError::Internal(format!("argon2 parameters: {e}")))?;
+    Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
+}
+
+pub fn hash_with(cost: PasswordCost, password: &str) -> Result<String, AuthError> {
+    let hash: PasswordHash = argon2(cost)?
+        .hash_password(password.as_bytes())
+        .map_err(|e| AuthError::Internal(format!("argon2: {e}")))?;
+    Ok(hash.to_string())
+}
+
+fn verify_with(password: &str, hash: &str) -> bool {
+    // The parameters come from the hash itself.
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+fn uses_cost(hash: &str, cost: PasswordCost) -> bool {
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    parsed.algorithm.as_str() == "argon2id"
+        && params.m_cost() >= cost.memory_kib
+        && params.t_cost() >= cost.iterations
+        && params.p_cost() >= cost.parallelism
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn length_and_guessability_are_checked() {
+        assert!(check_strength("short", &[]).is_err());
+        assert!(check_strength(&"x".repeat(129), &[]).is_err());
+        assert!(check_strength("password1234", &[]).is_err());
+        assert!(check_strength("aaaaaaaaaaaaaaaa", &[]).is_err());
+        assert!(check_strength("correct horse battery staple", &[]).is_ok());
+        // No composition rules: a long passphrase of lower-case words is fine.
+        assert!(check_strength("quiet lantern orbit meadow", &[]).is_ok());
+        // The user's own name and organization make it guessable.
+        let context = ["amina.diallo@unoct.org", "Amina Diallo", "UNOCT"];
+        assert!(check_strength("amina.diallo@unoct.org", &context).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_report_outdated_cost() {
+        let pool = PasswordHasherPool::new(PasswordCost::insecure_for_tests(), 2).expect("pool");
+        let hash = pool
+            .hash("correct horse battery staple".into())
+            .await
+            .expect("hash");
+        assert!(hash.starts_with("$argon2id$"));
+        let ok = pool
+            .verify("correct horse battery staple".into(), Some(hash.clone()))
+            .await
+            .expect("verify");
+        assert_eq!(
+            ok,
+            Verification {
+                matched: true,
+                outdated: false
+            }
+        );
+        let wrong = pool
+            .verify("wrong horse battery staple".into(), Some(hash.clone()))
+            .await
+            .expect("verify");
+        assert!(!wrong.matched);
+        let none = pool
+            .verify("dummy password for unknown accounts".into(), None)
+            .await
+            .expect("verify");
+        assert!(!none.matched, "the dummy hash never logs anyone in");
+
+        let stronger = PasswordCost {
+            memory_kib: 128,
+            ..PasswordCost::insecure_for_tests()
+        };
+        let raised = PasswordHasherPool::new(stronger, 1).expect("pool");
+        let outdated = raised
+            .verify("correct horse battery staple".into(), Some(hash))
+            .await
+            .expect("verify");
+        assert_eq!(
+            outdated,
+            Verification {
+                matched: true,
+                outdated: true
+            }
+        );
+    }
+
+    #[test]
+    fn the_default_cost_meets_the_design_floor() {
+        let cost = PasswordCost::default();
+        assert!(cost.memory_kib >= 19 * 1024 && cost.iterations >= 2 && cost.parallelism >= 1);
+    }
+}

@@ -1,0 +1,213 @@
+//! Users and the minimum of organizations that identity needs.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use compact_db::schema::{organizations, users};
+use compact_db::{DbConnection, now};
+
+use crate::{AuthError, Role};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UserStatus {
+    Invited,
+    Active,
+    Deactivated,
+}
+
+impl UserStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserStatus::Invited => "invited",
+            UserStatus::Active => "active",
+            UserStatus::Deactivated => "deactivated",
+        }
+    }
+}
+
+impl FromStr for UserStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            UserStatus::Invited,
+            UserStatus::Active,
+            UserStatus::Deactivated,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+        .ok_or_else(|| format!("unknown status {s:?}"))
+    }
+}
+
+impl fmt::Display for UserStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An e-mail address as stored: trimmed, checked, compared in lower case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email {
+    pub display: String,
+    pub normalized: String,
+}
+
+impl Email {
+    /// A deliberately plain check: one `@`, a dotted domain, no spaces or control characters
+    /// (so nothing can smuggle a header into a mail), at most 254 characters.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let display = raw.trim();
+        if display.is_empty() || display.len() > 254 {
+            return Err("must be an e-mail address of at most 254 characters".into());
+        }
+        if display.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';' | '"')
+        }) {
+            return Err("must not contain spaces, control characters or <>,;\"".into());
+        }
+        let Some((local, domain)) = display.rsplit_once('@') else {
+            return Err("must contain @".into());
+        };
+        if local.is_empty()
+            || local.contains('@')
+            || domain.len() < 3
+            || !domain.contains('.')
+            || domain.starts_with('.')
+            || domain.ends_with('.')
+        {
+            return Err("is not a valid e-mail address".into());
+        }
+        Ok(Self {
+            display: display.to_owned(),
+            normalized: display.to_lowercase(),
+        })
+    }
+
+    pub fn domain(&self) -> &str {
+        self.normalized
+            .rsplit_once('@')
+            .map(|(_, d)| d)
+            .unwrap_or_default()
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserRow {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub email_normalized: String,
+    pub name: String,
+    pub role: String,
+    pub status: String,
+    pub password_hash: Option<String>,
+    pub token_version: i32,
+    pub failed_logins: i32,
+    pub locked_until: Option<NaiveDateTime>,
+    pub totp_secret: Option<String>,
+    pub totp_enabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl UserRow {
+    pub fn role(&self) -> Role {
+        self.role.parse().unwrap_or(Role::Member)
+    }
+
+    pub fn status(&self) -> UserStatus {
+        self.status.parse().unwrap_or(UserStatus::Deactivated)
+    }
+}
+
+/// A user with their organization's status, as every access decision needs both.
+#[derive(Debug, Clone)]
+pub struct UserWithOrg {
+    pub user: UserRow,
+    pub org_active: bool,
+    pub org_name: String,
+}
+
+impl UserWithOrg {
+    /// May this user act at all? Active, in an active organization.
+    pub fn may_sign_in(&self) -> bool {
+        self.user.status() == UserStatus::Active && self.org_active
+    }
+}
+
+pub fn find_by_email(
+    conn: &mut DbConnection,
+    email: &str,
+) -> Result<Option<UserWithOrg>, AuthError> {
+    lookup(conn, Lookup::Email(&email.trim().to_lowercase()))
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> Result<Option<UserWithOrg>, AuthError> {
+    lookup(conn, Lookup::Id(id))
+}
+
+enum Lookup<'a> {
+    Id(&'a str),
+    Email(&'a str),
+}
+
+fn lookup(conn: &mut DbConnection, by: Lookup<'_>) -> Result<Option<UserWithOrg>, AuthError> {
+    let query = users::table
+        .inner_join(organizations::table)
+        .select((
+            UserRow::as_select(),
+            organizations::status,
+            organizations::name,
+        ))
+        .into_boxed();
+    let query = match by {
+        Lookup::Id(id) => query.filter(users::id.eq(id.to_owned())),
+        Lookup::Email(email) => query.filter(users::email_normalized.eq(email.to_owned())),
+    };
+    let row: Option<(UserRow, String, String)> = query.first(conn).optional()?;
+    Ok(row.map(|(user, org_status, org_name)| UserWithOrg {
+        user,
+        org_active: org_status == "active",
+        org_name,
+    }))
+}
+
+/// A new organization, for `compact admin create` (the registry manages them otherwise).
+pub fn ensure_secretariat(
+    conn: &mut DbConnection,
+    name: &str,
+    acronym: &str,
+) -> Result<String, AuthError> {
+    let existing: Option<String> = organizations::table
+        .filter(organizations::kind.eq("secretariat"))
+        .select(organizations::id)
+        .order(organizations::created_at.asc())
+        .first(conn)
+        .optional()?;
+    if let Some(id) = existing {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let at = now();
+    diesel::insert_into(organizations::table)
+        .values((
+            organizations::id.eq(&id),
+            organizations::name.eq(name),
+            organizations::acronym.eq(acronym),
+            organizations::acronym_normalized.eq(acronym.to_uppercase()),
+            organizations::kind.eq("secretariat"),
+            organizations::un_system.eq(true),
+            organizations::status.eq("active"),
+            organizations::email_domains.eq(""),
+            organizations::created_at.eq(at),
+            organizations::updated_at.eq(at),
+        ))
+        .execute(conn)?;
+    Ok(id)
+}
