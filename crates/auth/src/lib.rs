@@ -3,12 +3,19 @@
 //! Storage goes through `compact-db`; nothing here knows HTTP. The permission table of the
 //! design (DESIGN §2) lives in [`policy`] and nowhere else.
 
+pub mod accounts;
+pub mod api_keys;
 pub mod error;
 pub mod keys;
+pub mod mfa;
 pub mod password;
 pub mod policy;
+pub mod principal;
 pub mod secrets;
+pub mod session;
 pub mod users;
 
 pub use error::AuthError;
 pub use policy::{Permission, Role};
+pub use principal::Principal;
+pub use session::{AuthSettings, Authenticator, RequestContext, TokenPair};

@@ -211,3 +211,14 @@ pub fn ensure_secretariat(
         .execute(conn)?;
     Ok(id)
 }
+
+/// Kills every access token of the user at their next use.
+pub fn bump_token_version(conn: &mut DbConnection, user_id: &str) -> Result<(), AuthError> {
+    diesel::update(users::table.find(user_id))
+        .set((
+            users::token_version.eq(users::token_version + 1),
+            users::updated_at.eq(now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
