@@ -17,7 +17,9 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::config::Settings;
 use crate::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use crate::metrics::Metrics;
-use crate::routes;
+use crate::routes::{self, CredentialRateLimit};
+use compact_auth::Authenticator;
+use compact_auth::accounts::MailContext;
 use compact_db::Database;
 
 #[derive(OpenApi)]
@@ -28,13 +30,51 @@ use compact_db::Database;
                        points, documents and updates shared under TLP audiences. Errors are RFC 9457 \
                        `application/problem+json`."
     ),
-    tags((name = "operations", description = "Health, readiness, metrics and this document"))
+    modifiers(&SecuritySchemes),
+    tags(
+        (name = "operations", description = "Health, readiness, metrics and this document"),
+        (name = "auth", description = "Sign-in, tokens, passwords, invitations and the public keys"),
+        (name = "me", description = "The caller's own account and second factor"),
+        (name = "users", description = "People of an organization"),
+        (name = "api-keys", description = "Keys for scripts, with chosen scopes"),
+    )
 )]
 struct ApiDoc;
+
+/// `bearer`: an access token from sign-in (or an API key); `api_key`: an API key in
+/// `X-Api-Key`. Each operation lists, as scopes, the permission it needs — or `session`
+/// (a signed-in person, not an API key) or `authenticated` (any credential) for one's own
+/// account; `security: [{}]` marks a public operation.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or cpk_ API key")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-Api-Key"))),
+        );
+    }
+}
 
 /// What every handler can reach.
 pub struct AppState {
     pub db: Database,
+    pub auth: Arc<Authenticator>,
+    pub mail: MailContext,
+    pub credential_limit: CredentialRateLimit,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
     /// The OpenAPI document as served (and as committed in `openapi/openapi.json`).
@@ -43,11 +83,20 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(db: Database, settings: Arc<Settings>) -> Self {
+    pub fn new(db: Database, settings: Arc<Settings>, auth: Arc<Authenticator>) -> Self {
         let spec = openapi();
         let routes = RouteTable::from_spec(&spec);
+        let mail = MailContext {
+            public_url: settings.public_url.clone(),
+            message_domain: settings.message_domain(),
+        };
+        let credential_limit =
+            routes::credential_rate_limit(settings.login_burst, settings.login_replenish_ms);
         Self {
             db,
+            auth,
+            mail,
+            credential_limit,
             settings,
             metrics: Metrics::new(),
             openapi_json: openapi_pretty_json(&spec),
@@ -61,7 +110,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::configure)
+        .configure(routes::configure(routes::credential_rate_limit(1, 1000)))
         .split_for_parts()
         .1
 }
@@ -87,6 +136,7 @@ pub fn build_app(
     >,
 > {
     let docs_enabled = state.settings.docs_enabled;
+    let limit = state.credential_limit.clone();
     let app = App::new()
         .app_data(state)
         .app_data(
@@ -103,7 +153,7 @@ pub fn build_app(
         .wrap(from_fn(observe))
         .wrap(TracingLogger::default())
         .into_utoipa_app()
-        .configure(routes::configure)
+        .configure(routes::configure(limit))
         .into_app()
         .default_service(web::to(fallback));
     if !docs_enabled {

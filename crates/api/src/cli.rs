@@ -84,6 +84,39 @@ enum Command {
     },
     /// Print the effective settings, secrets masked.
     Config,
+    /// Administrators.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Token signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AdminCommand {
+    /// Create an administrator in the secretariat organization (created if missing). With
+    /// --password-stdin the password is read from standard input; otherwise a single-use
+    /// set-password link, valid 72 hours, is printed. There is no default password.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Read the password from standard input (first line).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Add a new signing key. Tokens signed by the old one keep verifying until they expire,
+    /// so nobody is signed out.
+    Rotate,
 }
 
 #[derive(Debug, Subcommand)]
@@ -208,6 +241,54 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             }
         }
         Command::Config => println!("{settings:#?}"),
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    email,
+                    name,
+                    password_stdin,
+                },
+        } => {
+            let mut conn = connect(&settings)?;
+            let password_hash = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .context("read the password from standard input")?;
+                let password = line.trim_end_matches(['\r', '\n']).to_owned();
+                let context = [email.as_str(), name.as_str()];
+                compact_auth::password::check_strength(&password, &context)
+                    .map_err(|weak| anyhow::anyhow!("password refused: it {}", weak.0))?;
+                Some(compact_auth::password::hash_with(
+                    settings.auth().password_cost,
+                    &password,
+                )?)
+            } else {
+                None
+            };
+            let (user, token) = compact_db::write_transaction(&mut conn, |conn| {
+                compact_auth::accounts::create_admin(conn, &email, &name, password_hash)
+            })?;
+            println!("administrator {} created (id {})", user.email, user.id);
+            if let Some(token) = token {
+                let base = settings.public_url.trim_end_matches('/');
+                println!("set the password within 72 hours, once:");
+                println!("  {base}/invitations/{token}");
+                println!(
+                    "  or: curl -X POST {base}/api/v1/invitations/{token}/accept -H 'content-type: application/json' -d '{{\"password\":\"…\"}}'"
+                );
+            }
+            println!(
+                "then sign in and enrol a second factor (POST /api/v1/me/mfa/totp): admins need one."
+            );
+        }
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => {
+            let mut conn = connect(&settings)?;
+            let kid = compact_auth::keys::rotate(&mut conn)?;
+            println!("new signing key {kid}; running servers pick it up within 30 seconds");
+        }
         Command::Openapi { .. } => unreachable!("handled above"),
     }
     Ok(ExitCode::SUCCESS)

@@ -11,6 +11,8 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
+use compact_auth::AuthSettings;
+use compact_auth::password::PasswordCost;
 use compact_db::{DatabaseUrl, PoolOptions};
 use compact_mail::{SmtpSecurity, SmtpSettings};
 
@@ -52,6 +54,19 @@ pub struct Settings {
     pub smtp_timeout_secs: u64,
     /// The `From` of every mail.
     pub mail_from: String,
+    /// argon2id memory in KiB (at least 19456), iterations and lanes.
+    pub password_memory_kib: u32,
+    pub password_iterations: u32,
+    pub password_parallelism: u32,
+    /// Per-IP limit on sign-in and the other credential routes: a burst, then one more
+    /// every `login_replenish_ms`.
+    pub login_burst: u32,
+    pub login_replenish_ms: u64,
+    /// Failed sign-ins in a row before an account locks; the lock starts at
+    /// `lockout_base_secs`, doubles with each further failure, up to `lockout_max_secs`.
+    pub lockout_threshold: i32,
+    pub lockout_base_secs: u64,
+    pub lockout_max_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
     pub mail_max_attempts: u32,
     /// How often the outbox is checked, in milliseconds.
@@ -78,6 +93,14 @@ impl Default for Settings {
             smtp_password: None,
             smtp_timeout_secs: 20,
             mail_from: "Compact Platform <no-reply@localhost>".into(),
+            password_memory_kib: 19 * 1024,
+            password_iterations: 2,
+            password_parallelism: 1,
+            login_burst: 10,
+            login_replenish_ms: 3000,
+            lockout_threshold: 5,
+            lockout_base_secs: 60,
+            lockout_max_secs: 3600,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
         }
@@ -168,6 +191,21 @@ impl Settings {
             password: self.smtp_password.clone(),
             timeout: Duration::from_secs(self.smtp_timeout_secs.max(1)),
         })
+    }
+
+    /// Identity settings: tokens issued by (and for) this platform's public URL.
+    pub fn auth(&self) -> AuthSettings {
+        let mut auth = AuthSettings::new(self.public_url.trim_end_matches('/'));
+        auth.password_cost = PasswordCost {
+            memory_kib: self.password_memory_kib,
+            iterations: self.password_iterations,
+            parallelism: self.password_parallelism,
+        };
+        auth.lockout_threshold = self.lockout_threshold.max(1);
+        auth.lockout_base = Duration::from_secs(self.lockout_base_secs.max(1));
+        auth.lockout_max =
+            Duration::from_secs(self.lockout_max_secs.max(self.lockout_base_secs).max(1));
+        auth
     }
 
     pub fn mail_dir(&self) -> PathBuf {

@@ -9,6 +9,7 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use compact_auth::AuthError;
 use compact_db::DbError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -42,8 +43,16 @@ pub struct FieldError {
 pub enum ApiError {
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// No valid credential; `kind` names the problem type for clients that must tell
+    /// "log in again" from "send your second-factor code".
+    #[error("unauthorized: {detail}")]
+    Unauthorized { kind: &'static str, detail: String },
+    #[error("forbidden: {0}")]
+    Forbidden(String),
     #[error("not found")]
     NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     #[error("unprocessable: {detail}")]
@@ -77,7 +86,10 @@ impl ApiError {
         let status = self.status_code();
         let (kind, detail, errors) = match self {
             ApiError::BadRequest(detail) => ("about:blank", Some(detail.clone()), vec![]),
+            ApiError::Unauthorized { kind, detail } => (*kind, Some(detail.clone()), vec![]),
+            ApiError::Forbidden(detail) => ("about:blank", Some(detail.clone()), vec![]),
             ApiError::NotFound => ("about:blank", Some("Nothing is here.".to_owned()), vec![]),
+            ApiError::Conflict(detail) => ("about:blank", Some(detail.clone()), vec![]),
             ApiError::MethodNotAllowed { allow } => (
                 "about:blank",
                 Some(format!("This resource allows {}.", allow.join(", "))),
@@ -129,11 +141,41 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl From<AuthError> for ApiError {
+    #[track_caller]
+    fn from(error: AuthError) -> Self {
+        match error {
+            AuthError::InvalidCredentials => ApiError::Unauthorized {
+                kind: "urn:compact:problem:invalid-credentials",
+                detail: "The e-mail, password or code is not valid.".into(),
+            },
+            AuthError::MfaRequired => ApiError::Unauthorized {
+                kind: "urn:compact:problem:mfa-required",
+                detail: "Send the code of your authenticator app (or a recovery code) as `totp`."
+                    .into(),
+            },
+            AuthError::Unauthenticated => ApiError::Unauthorized {
+                kind: "about:blank",
+                detail: "A valid access token or API key is required.".into(),
+            },
+            AuthError::Forbidden(detail) => ApiError::Forbidden(detail),
+            AuthError::NotFound => ApiError::NotFound,
+            AuthError::Conflict(detail) => ApiError::Conflict(detail),
+            AuthError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            AuthError::Db(e) => e.into(),
+            AuthError::Internal(e) => ApiError::Internal(anyhow::anyhow!(e)),
+        }
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -155,6 +197,9 @@ impl ResponseError for ApiError {
             && let Ok(value) = HeaderValue::from_str(&allow.join(", "))
         {
             headers.insert(header::ALLOW, value);
+        }
+        if let ApiError::Unauthorized { .. } = self {
+            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         if let ApiError::Unavailable(_) = self {
             headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));

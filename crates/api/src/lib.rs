@@ -4,6 +4,7 @@
 //! `compact-registry`, storage in `compact-db`, mail delivery in `compact-mail`.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -10,6 +10,7 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use compact_auth::Authenticator;
 use compact_db::Database;
 use compact_mail::{MailTransport, MailerConfig, OutboxWorker};
 
@@ -19,6 +20,7 @@ use crate::config::Settings;
 /// A running platform: the HTTP server and the outbox worker.
 pub struct Platform {
     server: Server,
+    auth: Arc<Authenticator>,
     stop_mail: watch::Sender<bool>,
     mail: JoinHandle<()>,
 }
@@ -44,7 +46,8 @@ impl Platform {
         let (stop_mail, stopped) = watch::channel(false);
         let mail = tokio::spawn(OutboxWorker::new(db.clone(), transport, mailer).run(stopped));
 
-        let state = web::Data::new(AppState::new(db, settings.clone()));
+        let auth = Arc::new(Authenticator::new(db.clone(), settings.auth()).context("identity")?);
+        let state = web::Data::new(AppState::new(db, settings.clone(), auth.clone()));
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(10))
             .client_disconnect_timeout(Duration::from_secs(5))
@@ -55,9 +58,14 @@ impl Platform {
         let server = server.listen(listener).context("listen")?.run();
         Ok(Self {
             server,
+            auth,
             stop_mail,
             mail,
         })
+    }
+
+    pub fn auth(&self) -> Arc<Authenticator> {
+        self.auth.clone()
     }
 
     pub fn handle(&self) -> ServerHandle {

@@ -235,3 +235,98 @@ fn help_explains_every_command_and_setting() {
         assert!(output.status.success(), "{sub} --help");
     }
 }
+
+#[tokio::test]
+async fn admin_create_makes_a_first_administrator_without_a_default_password() {
+    use std::io::Write;
+    let test_db = TestDatabase::empty();
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let mut child = compact(&test_db, data_dir.path())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "chief@unoct.example",
+            "--name",
+            "Chief Admin",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"a sturdy lantern over quiet meadows\n")
+        .expect("write");
+    let output = child.wait_with_output().expect("wait");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
+
+    // Weak passwords are refused; without --password-stdin a single-use link is printed.
+    let mut weak = compact(&test_db, data_dir.path())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "second@unoct.example",
+            "--name",
+            "Second",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    weak.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"password123\n")
+        .expect("write");
+    let weak = weak.wait_with_output().expect("wait");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password refused"));
+    let link = compact(&test_db, data_dir.path())
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "third@unoct.example",
+            "--name",
+            "Third",
+        ])
+        .output()
+        .expect("run");
+    let printed = String::from_utf8_lossy(&link.stdout);
+    assert!(printed.contains("/invitations/"), "{printed}");
+
+    // The admin signs in over HTTP on the same database.
+    let port = free_port();
+    let _server = Server(
+        compact(&test_db, data_dir.path())
+            .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let client = reqwest::Client::new();
+    let login = format!("http://127.0.0.1:{port}/api/v1/auth/login");
+    let started = Instant::now();
+    let response = loop {
+        let body = serde_json::json!({ "email": "chief@unoct.example", "password": "a sturdy lantern over quiet meadows" });
+        if let Ok(response) = client.post(&login).json(&body).send().await {
+            break response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(response.status(), 200);
+}

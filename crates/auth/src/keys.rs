@@ -117,26 +117,29 @@ pub struct KeyRing {
 }
 
 impl KeyRing {
-    /// Loads the keys, creating the first one on first start.
-    pub fn load(db: Database, settings: TokenSettings) -> Result<Self, AuthError> {
-        let mut conn = db.get()?;
-        ensure_signing_key(&mut conn)?;
-        let keys = load_keys(&mut conn)?;
-        drop(conn);
-        Ok(Self {
+    /// Loads the keys, creating the first one on first start. A database that is down now
+    /// is not fatal: the ring stays empty and loads at its first use after it came back.
+    pub fn load(db: Database, settings: TokenSettings) -> Self {
+        let ring = Self {
             db,
             settings,
-            keys: RwLock::new((keys, Instant::now())),
-        })
+            keys: RwLock::new((Vec::new(), Instant::now())),
+        };
+        if let Err(error) = ring.reload() {
+            tracing::warn!(%error, "could not load token signing keys yet");
+        }
+        ring
     }
 
     pub fn settings(&self) -> &TokenSettings {
         &self.settings
     }
 
-    /// Re-reads keys from the database (after a rotation, or periodically).
+    /// Re-reads keys from the database (after a rotation, or periodically), creating the
+    /// first one if there is none.
     pub fn reload(&self) -> Result<(), AuthError> {
         let mut conn = self.db.get()?;
+        ensure_signing_key(&mut conn)?;
         let keys = load_keys(&mut conn)?;
         *self
             .keys

@@ -100,7 +100,7 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(db: Database, settings: AuthSettings) -> Result<Self, AuthError> {
-        let keys = KeyRing::load(db.clone(), settings.tokens.clone())?;
+        let keys = KeyRing::load(db.clone(), settings.tokens.clone());
         let passwords = PasswordHasherPool::new(settings.password_cost, settings.hash_concurrency)?;
         let states = moka::sync::Cache::builder()
             .max_capacity(100_000)
@@ -312,6 +312,48 @@ impl Authenticator {
             })
         })
         .await
+    }
+
+    /// Starts a new session for a user who just proved who they are (e.g. after changing
+    /// their password, which ended every other session).
+    pub async fn start_session(&self, user_id: &str) -> Result<TokenPair, AuthError> {
+        let refresh = random_token();
+        let (id, hash, settings) = (
+            user_id.to_owned(),
+            token_hash(&refresh),
+            self.settings.clone(),
+        );
+        let account = self
+            .blocking(move |conn| {
+                write_transaction(conn, |conn| {
+                    let account = users::find(conn, &id)?.ok_or(AuthError::Unauthenticated)?;
+                    insert_refresh_token(
+                        conn,
+                        &id,
+                        &uuid::Uuid::now_v7().to_string(),
+                        &hash,
+                        None,
+                        &settings,
+                    )?;
+                    Ok(account)
+                })
+            })
+            .await?;
+        self.forget(user_id);
+        let role = account.user.role();
+        let mfa_ok = !role.requires_mfa() || account.user.totp_enabled;
+        let (access_token, expires_in) = self.keys.issue(
+            &account.user.id,
+            &account.user.organization_id,
+            role,
+            account.user.token_version,
+            mfa_ok,
+        )?;
+        Ok(TokenPair {
+            access_token,
+            refresh_token: refresh,
+            expires_in,
+        })
     }
 
     /// Trades a refresh token for new tokens. The presented token is spent; presenting a

@@ -29,6 +29,44 @@ impl ReceivedMail {
     }
 }
 
+impl ReceivedMail {
+    /// The body as text, quoted-printable decoded when the message is encoded that way.
+    pub fn body(&self) -> String {
+        let body = self
+            .data
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        let quoted = self
+            .header("Content-Transfer-Encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("quoted-printable"));
+        if !quoted {
+            return body.to_owned();
+        }
+        let joined = body.replace("=\r\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let escaped = (bytes[i] == b'=' && i + 2 < bytes.len())
+                .then(|| {
+                    std::str::from_utf8(&bytes[i + 1..i + 3])
+                        .ok()
+                        .and_then(|h| u8::from_str_radix(h, 16).ok())
+                })
+                .flatten();
+            if let Some(byte) = escaped {
+                out.push(byte);
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
 #[derive(Clone)]
 struct Collect {
     received: Arc<Mutex<Vec<ReceivedMail>>>,

@@ -1,13 +1,58 @@
 //! Route handlers, thin: parse, call the domain crates, answer.
 
+pub mod api_keys;
+pub mod auth;
+pub mod me;
 pub mod ops;
+pub mod users;
 
+use actix_governor::governor::middleware::NoOpMiddleware;
+use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, PeerIpKeyExtractor};
+use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+/// The per-IP limit on the unauthenticated credential routes (sign-in, refresh, resets).
+pub type CredentialRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
+
+pub fn credential_rate_limit(burst: u32, replenish_ms: u64) -> CredentialRateLimit {
+    GovernorConfigBuilder::default()
+        .milliseconds_per_request(replenish_ms.max(1))
+        .burst_size(burst.max(1))
+        .finish()
+        .expect("non-zero rate limit")
+}
+
 /// Every route of the platform, registered through utoipa so the spec cannot miss one.
-pub fn configure(cfg: &mut ServiceConfig) {
-    cfg.service(ops::healthz)
-        .service(ops::readyz)
-        .service(ops::metrics);
-    cfg.service(utoipa_actix_web::scope("/api/v1").service(ops::openapi_json));
+pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+    move |cfg| {
+        cfg.service(ops::healthz)
+            .service(ops::readyz)
+            .service(ops::metrics)
+            .service(auth::jwks);
+        cfg.service(
+            scope("/api/v1")
+                .service(ops::openapi_json)
+                .service(
+                    scope("/auth")
+                        .wrap(Governor::new(&limit))
+                        .service(auth::login)
+                        .service(auth::refresh)
+                        .service(auth::logout)
+                        .service(auth::change_password)
+                        .service(auth::request_reset)
+                        .service(auth::reset_password),
+                )
+                .service(auth::accept_invitation)
+                .service(me::me)
+                .service(me::begin_totp)
+                .service(me::confirm_totp)
+                .service(users::list)
+                .service(users::invite)
+                .service(users::get)
+                .service(users::update)
+                .service(api_keys::list)
+                .service(api_keys::create)
+                .service(api_keys::revoke),
+        );
+    }
 }

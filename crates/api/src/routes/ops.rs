@@ -16,7 +16,7 @@ pub struct Health {
 }
 
 /// The process is up and serving HTTP.
-#[utoipa::path(tag = "operations", responses((status = 200, body = Health)))]
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health { status: "ok" })
@@ -25,6 +25,7 @@ pub async fn healthz() -> web::Json<Health> {
 /// The database answers: the platform can serve requests.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses(
         (status = 200, body = Health),
         (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
@@ -42,6 +43,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
 /// Prometheus metrics: requests by route and status, latency, pool use and mail backlog.
 #[utoipa::path(
     tag = "operations",
+    security(()),
     responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain; version=0.0.4"))
 )]
 #[get("/metrics")]
@@ -56,7 +58,7 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
 }
 
 /// This API's OpenAPI 3.1 document.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "OpenAPI document", body = Object)))]
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "OpenAPI document", body = Object)))]
 #[get("/openapi.json")]
 pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()

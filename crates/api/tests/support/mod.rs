@@ -14,11 +14,15 @@ use compact_db::testing::TestDatabase;
 use compact_db::{Database, DatabaseUrl, PoolOptions};
 use compact_mail::SmtpSecurity;
 
+/// The password of users made by `create_user`.
+pub const PASSWORD: &str = "correct horse battery staple";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Database,
     pub settings: Arc<Settings>,
+    pub auth: Arc<compact_auth::Authenticator>,
     handle: ServerHandle,
     _test_db: Option<TestDatabase>,
     _data_dir: tempfile::TempDir,
@@ -28,6 +32,7 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     smtp_port: Option<u16>,
     database_url: Option<DatabaseUrl>,
+    login_burst: Option<u32>,
 }
 
 impl TestAppBuilder {
@@ -43,6 +48,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// Per-IP credential-route burst (tests default to a large one).
+    pub fn login_burst(mut self, burst: u32) -> Self {
+        self.login_burst = Some(burst);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
         let settings = Settings {
@@ -54,6 +65,13 @@ impl TestAppBuilder {
             smtp_security: SmtpSecurity::None,
             mail_from: "Compact Platform <no-reply@compact.test>".into(),
             mail_poll_interval_ms: 50,
+            // Cheap hashing in tests; the production floor is tested in compact-auth.
+            password_memory_kib: 64,
+            password_iterations: 1,
+            login_burst: self.login_burst.unwrap_or(10_000),
+            login_replenish_ms: 60_000,
+            lockout_base_secs: 1,
+            lockout_max_secs: 2,
             ..Settings::default()
         };
         let (test_db, db) = match self.database_url {
@@ -69,6 +87,7 @@ impl TestAppBuilder {
         let settings = Arc::new(settings);
         let platform = Platform::launch(settings.clone(), db.clone(), listener).expect("launch");
         let handle = platform.handle();
+        let auth = platform.auth();
         tokio::spawn(platform.run());
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -79,6 +98,7 @@ impl TestAppBuilder {
             client,
             db,
             settings,
+            auth,
             handle,
             _test_db: test_db,
             _data_dir: data_dir,
@@ -105,6 +125,153 @@ impl TestApp {
             .send()
             .await
             .expect("request")
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self.client.post(self.url(path)).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        token: &str,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Makes the server see a key rotation now rather than at its next periodic reload.
+    pub fn state_reload_keys(&self) {
+        self.auth.keys().reload().expect("reload keys");
+    }
+
+    /// An active organization, straight into the database (the registry's routes come later).
+    pub fn create_org(&self, acronym: &str, kind: &str) -> String {
+        use compact_db::schema::organizations as o;
+        use diesel::prelude::*;
+        let org_id = uuid::Uuid::now_v7().to_string();
+        let at = compact_db::now();
+        let mut conn = self.db.get().expect("connection");
+        diesel::insert_into(o::table)
+            .values((
+                o::id.eq(&org_id),
+                o::name.eq(format!("{acronym} organization")),
+                o::acronym.eq(acronym),
+                o::acronym_normalized.eq(acronym.to_uppercase()),
+                o::kind.eq(kind),
+                o::un_system.eq(false),
+                o::status.eq("active"),
+                o::email_domains.eq(""),
+                o::created_at.eq(at),
+                o::updated_at.eq(at),
+            ))
+            .execute(&mut *conn)
+            .expect("insert organization");
+        org_id
+    }
+
+    /// An active user with `PASSWORD`.
+    pub fn create_user(&self, org_id: &str, email: &str, role: &str) -> String {
+        use compact_db::schema::users as u;
+        use diesel::prelude::*;
+        let user_id = uuid::Uuid::now_v7().to_string();
+        let at = compact_db::now();
+        let cost = compact_auth::password::PasswordCost::insecure_for_tests();
+        let hash = compact_auth::password::hash_with(cost, PASSWORD).expect("hash");
+        let mut conn = self.db.get().expect("connection");
+        diesel::insert_into(u::table)
+            .values((
+                u::id.eq(&user_id),
+                u::organization_id.eq(org_id),
+                u::email.eq(email),
+                u::email_normalized.eq(email.to_lowercase()),
+                u::name.eq("Test Person"),
+                u::role.eq(role),
+                u::status.eq("active"),
+                u::password_hash.eq(Some(hash)),
+                u::created_at.eq(at),
+                u::updated_at.eq(at),
+            ))
+            .execute(&mut *conn)
+            .expect("insert user");
+        user_id
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
+        self.post_json(
+            "/api/v1/auth/login",
+            None,
+            serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
+    /// Signs in and returns (access token, refresh token).
+    pub async fn tokens(&self, email: &str) -> (String, String) {
+        let response = self.login(email, PASSWORD).await;
+        assert_eq!(response.status(), 200, "login of {email}");
+        let body: serde_json::Value = response.json().await.expect("json");
+        (
+            body["access_token"].as_str().expect("access").to_owned(),
+            body["refresh_token"].as_str().expect("refresh").to_owned(),
+        )
+    }
+
+    /// Enrols TOTP for a signed-in user; returns the secret.
+    pub async fn enrol_totp(&self, token: &str) -> String {
+        let begin: serde_json::Value = self
+            .post_json("/api/v1/me/mfa/totp", Some(token), serde_json::json!({}))
+            .await
+            .json()
+            .await
+            .expect("json");
+        let secret = begin["secret"].as_str().expect("secret").to_owned();
+        let code = compact_auth::mfa::current_code(&secret).expect("code");
+        let confirm = self
+            .post_json(
+                "/api/v1/me/mfa/totp/confirm",
+                Some(token),
+                serde_json::json!({ "code": code }),
+            )
+            .await;
+        assert_eq!(confirm.status(), 200);
+        secret
+    }
+
+    /// Audit actions recorded so far, in order.
+    pub fn audit_actions(&self) -> Vec<String> {
+        use compact_db::schema::audit_events::dsl::*;
+        use diesel::prelude::*;
+        let mut conn = self.db.get().expect("connection");
+        audit_events
+            .order(seq.asc())
+            .select(action)
+            .load(&mut *conn)
+            .expect("audit")
     }
 }
 

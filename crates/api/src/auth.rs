@@ -1,0 +1,63 @@
+//! The `Authenticated` extractor: a bearer access token, or an API key as
+//! `Authorization: Bearer cpk_…` or `X-Api-Key`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use tracing_actix_web::RequestId;
+
+use compact_auth::{AuthError, Principal, RequestContext};
+
+use crate::app::AppState;
+use crate::error::ApiError;
+
+/// The authenticated caller. Routes then call `principal.require(Permission::…)`.
+pub struct Authenticated(pub Principal);
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let credential = credential(req);
+        let ctx = request_context(req);
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::Internal(anyhow::anyhow!("no app state")))?;
+            let credential = credential.ok_or(AuthError::Unauthenticated)?;
+            Ok(Authenticated(
+                state.auth.authenticate(&credential, &ctx).await?,
+            ))
+        })
+    }
+}
+
+fn credential(req: &HttpRequest) -> Option<String> {
+    if let Some(value) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = value.trim().split_once(' ')?;
+        return scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim().to_owned())
+            .filter(|t| !t.is_empty());
+    }
+    req.headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.trim().to_owned())
+        .filter(|t| !t.is_empty())
+}
+
+/// The caller's address and the request id, for the audit log and API-key allow-lists.
+pub fn request_context(req: &HttpRequest) -> RequestContext {
+    RequestContext {
+        ip: req.peer_addr().map(|a| a.ip().to_string()),
+        request_id: req.extensions().get::<RequestId>().map(ToString::to_string),
+    }
+}
