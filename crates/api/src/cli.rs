@@ -89,6 +89,11 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Password hashing.
+    Passwords {
+        #[command(subcommand)]
+        command: PasswordsCommand,
+    },
     /// Token signing keys.
     Keys {
         #[command(subcommand)]
@@ -109,6 +114,16 @@ enum AdminCommand {
         /// Read the password from standard input (first line).
         #[arg(long)]
         password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum PasswordsCommand {
+    /// Time argon2id at the configured cost, and the sign-ins per second it allows on this
+    /// machine (cores ÷ time per hash): the bound a login benchmark is measured against.
+    Benchmark {
+        #[arg(long, default_value_t = 10)]
+        rounds: u32,
     },
 }
 
@@ -281,6 +296,27 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!(
                 "then sign in and enrol a second factor (POST /api/v1/me/mfa/totp): admins need one."
             );
+        }
+        Command::Passwords {
+            command: PasswordsCommand::Benchmark { rounds },
+        } => {
+            let cost = settings.auth().password_cost;
+            let rounds = rounds.max(1);
+            let started = std::time::Instant::now();
+            for _ in 0..rounds {
+                compact_auth::password::hash_with(cost, "benchmark password of fair length")?;
+            }
+            let per_hash = started.elapsed().as_secs_f64() / f64::from(rounds);
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let report = serde_json::json!({
+                "memory_kib": cost.memory_kib,
+                "iterations": cost.iterations,
+                "parallelism": cost.parallelism,
+                "ms_per_hash": (per_hash * 100_000.0).round() / 100.0,
+                "cores": cores,
+                "bound_per_second": (cores as f64 / per_hash * 10.0).round() / 10.0,
+            });
+            println!("{report}");
         }
         Command::Keys {
             command: KeysCommand::Rotate,

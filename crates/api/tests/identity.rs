@@ -998,3 +998,51 @@ async fn jwks_publishes_the_keys_and_rotation_signs_nobody_out() {
         .expect("json");
     assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2);
 }
+
+#[tokio::test]
+async fn users_of_a_suspended_organization_are_cut_off() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("SCO", "regional_organization");
+    app.create_user(&org, "member@example.org", "member");
+    let (token, refresh) = app.tokens("member@example.org").await;
+    let key: Value = app
+        .post_json(
+            "/api/v1/api-keys",
+            Some(&token),
+            json!({ "name": "k", "scopes": ["search"], "expires_at": (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339() }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    {
+        use compact_db::schema::organizations;
+        use diesel::prelude::*;
+        let mut conn = app.db.get().expect("connection");
+        diesel::update(organizations::table.find(&org))
+            .set(organizations::status.eq("suspended"))
+            .execute(&mut *conn)
+            .expect("suspend");
+    }
+    // The registry's suspension route forgets cached state; here the database changed behind
+    // the server's back, which the cache bounds to its short lifetime.
+    app.auth.forget_all();
+    problem(app.get_as(&token, "/api/v1/me").await, 401).await;
+    problem(
+        app.get_as(key["secret"].as_str().expect("secret"), "/api/v1/me")
+            .await,
+        401,
+    )
+    .await;
+    problem(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": refresh }),
+        )
+        .await,
+        401,
+    )
+    .await;
+    problem(app.login("member@example.org", PASSWORD).await, 401).await;
+}
