@@ -18,6 +18,7 @@ use crate::config::Settings;
 use crate::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use crate::metrics::Metrics;
 use crate::routes::{self, CredentialRateLimit};
+use crate::telemetry::RedactedRootSpan;
 use compact_auth::Authenticator;
 use compact_auth::accounts::MailContext;
 use compact_db::Database;
@@ -37,6 +38,7 @@ use compact_db::Database;
         (name = "me", description = "The caller's own account and second factor"),
         (name = "users", description = "People of an organization"),
         (name = "api-keys", description = "Keys for scripts, with chosen scopes"),
+        (name = "registry", description = "Organizations and groups of the Compact"),
     )
 )]
 struct ApiDoc;
@@ -151,7 +153,7 @@ pub fn build_app(
         // request span (outermost, so everything above logs inside it).
         .wrap(ErrorHandlers::new().default_handler(error_as_problem))
         .wrap(from_fn(observe))
-        .wrap(TracingLogger::default())
+        .wrap(TracingLogger::<RedactedRootSpan>::new())
         .into_utoipa_app()
         .configure(routes::configure(limit))
         .into_app()

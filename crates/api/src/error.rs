@@ -11,6 +11,7 @@ use utoipa::ToSchema;
 
 use compact_auth::AuthError;
 use compact_db::DbError;
+use compact_registry::RegistryError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -164,6 +165,20 @@ impl From<AuthError> for ApiError {
             AuthError::Invalid { field, message } => ApiError::invalid_field(field, message),
             AuthError::Db(e) => e.into(),
             AuthError::Internal(e) => ApiError::Internal(anyhow::anyhow!(e)),
+        }
+    }
+}
+
+impl From<RegistryError> for ApiError {
+    #[track_caller]
+    fn from(error: RegistryError) -> Self {
+        match error {
+            RegistryError::Forbidden(detail) => ApiError::Forbidden(detail),
+            RegistryError::NotFound => ApiError::NotFound,
+            RegistryError::Conflict(detail) => ApiError::Conflict(detail),
+            RegistryError::Invalid { field, message } => ApiError::invalid_field(field, message),
+            RegistryError::Auth(e) => e.into(),
+            RegistryError::Db(e) => e.into(),
         }
     }
 }

@@ -697,6 +697,15 @@ async fn admins_must_enrol_a_second_factor_before_anything_else() {
         .expect("json");
     assert_eq!(me["mfa_satisfied"], false);
     problem(app.get_as(&token, "/api/v1/users").await, 403).await;
+    // Until enrolled, not even its own credentials: only enrolment (and signing out).
+    problem(app.get_as(&token, "/api/v1/api-keys").await, 403).await;
+    let change = json!({ "current_password": PASSWORD, "new_password": "a sturdy lantern over quiet meadows" });
+    problem(
+        app.post_json("/api/v1/auth/password", Some(&token), change)
+            .await,
+        403,
+    )
+    .await;
 
     let secret = app.enrol_totp(&token).await;
     // Enrolment ended the old token; a sign-in now needs the code.
@@ -709,7 +718,8 @@ async fn admins_must_enrol_a_second_factor_before_anything_else() {
         wrong_answer["type"],
         "urn:compact:problem:invalid-credentials"
     );
-    let code = compact_auth::mfa::current_code(&secret).expect("code");
+    // The enrolment used this step's code; a code works once, so sign in with the next one.
+    let code = compact_auth::mfa::next_code(&secret).expect("code");
     let with: Value = app
         .post_json(
             "/api/v1/auth/login",
@@ -1045,4 +1055,78 @@ async fn users_of_a_suspended_organization_are_cut_off() {
     )
     .await;
     problem(app.login("member@example.org", PASSWORD).await, 401).await;
+}
+
+#[tokio::test]
+async fn parallel_wrong_guesses_all_count_towards_the_lockout() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("OAS", "regional_organization");
+    app.create_user(&org, "target@example.org", "member");
+    let guesses = (0..8).map(|i| {
+        app.login(
+            "target@example.org",
+            if i % 2 == 0 {
+                "guess one of many"
+            } else {
+                "guess two of many"
+            },
+        )
+    });
+    for response in futures_util::future::join_all(guesses).await {
+        assert_eq!(response.status(), 401);
+    }
+    problem(app.login("target@example.org", PASSWORD).await, 401).await;
+}
+
+#[tokio::test]
+async fn a_deactivated_invitee_cannot_use_the_invitation() {
+    let sink = SmtpSink::start();
+    let app = TestApp::builder().smtp_port(sink.port()).spawn().await;
+    let org = app.create_org("ASEAN", "regional_organization");
+    app.create_user(&org, "coordinator@example.org", "coordinator");
+    let (token, _) = app.tokens("coordinator@example.org").await;
+    let invited: Value = app
+        .post_json(
+            "/api/v1/users",
+            Some(&token),
+            json!({ "email": "late@example.org", "name": "Late Person", "role": "member" }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mail = sink.wait_for(1, Duration::from_secs(10)).await.remove(0);
+    let invitation: String = mail
+        .body()
+        .split("/invitations/")
+        .nth(1)
+        .expect("link")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect();
+    let id = invited["id"].as_str().expect("id");
+    assert_eq!(
+        app.patch_json(
+            &format!("/api/v1/users/{id}"),
+            &token,
+            json!({ "status": "deactivated" })
+        )
+        .await
+        .status(),
+        200
+    );
+    let accept = app
+        .post_json(
+            &format!("/api/v1/invitations/{invitation}/accept"),
+            None,
+            json!({ "password": "a sturdy lantern over quiet meadows" }),
+        )
+        .await;
+    problem(accept, 404).await;
+    problem(
+        app.login("late@example.org", "a sturdy lantern over quiet meadows")
+            .await,
+        401,
+    )
+    .await;
 }

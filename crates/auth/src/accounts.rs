@@ -99,6 +99,7 @@ fn insert_user(
         locked_until: None,
         totp_secret: None,
         totp_enabled: false,
+        totp_last_step: 0,
         created_at: at,
         updated_at: at,
     };
@@ -164,21 +165,22 @@ pub fn create_admin(
 /// in their own organization, only users up to coordinator; admins anyone. Nobody changes
 /// their own role or status.
 fn authorize(actor: &Principal, target: &UserRow, new_role: Option<Role>) -> Result<(), AuthError> {
-    if actor.role.can(Permission::UsersManageAny) {
-        actor.require(Permission::UsersManageAny)?;
+    let ceiling = if actor.has(Permission::UsersManageAny) {
+        Role::Admin
     } else {
         actor.require(Permission::UsersManageOwnOrg)?;
         if target.organization_id != actor.org_id {
             return Err(AuthError::NotFound);
         }
-        if !actor.role.may_assign(target.role()) {
-            return Err(AuthError::Forbidden(
-                "you cannot manage a user with this role".into(),
-            ));
-        }
+        Role::Coordinator
+    };
+    if target.role() > ceiling {
+        return Err(AuthError::Forbidden(
+            "you cannot manage a user with this role".into(),
+        ));
     }
     if let Some(role) = new_role
-        && !actor.role.may_assign(role)
+        && role > ceiling
     {
         return Err(AuthError::Forbidden(format!(
             "you cannot give the role {role}"
@@ -297,6 +299,7 @@ fn blank() -> UserRow {
         locked_until: None,
         totp_secret: None,
         totp_enabled: false,
+        totp_last_step: 0,
         created_at: at,
         updated_at: at,
     }
@@ -308,10 +311,8 @@ pub fn list(
     actor: &Principal,
     organization_id: Option<&str>,
 ) -> Result<Vec<UserRow>, AuthError> {
-    let any = actor.role.can(Permission::UsersManageAny);
-    if any {
-        actor.require(Permission::UsersManageAny)?;
-    } else {
+    let any = actor.has(Permission::UsersManageAny);
+    if !any {
         actor.require(Permission::UsersManageOwnOrg)?;
     }
     let mut query = user_table::table
@@ -336,9 +337,7 @@ pub fn get(
     user_id: &str,
 ) -> Result<UserRow, AuthError> {
     let target = users::find(conn, user_id)?.ok_or(AuthError::NotFound)?.user;
-    if actor.role.can(Permission::UsersManageAny) {
-        actor.require(Permission::UsersManageAny)?;
-    } else {
+    if !actor.has(Permission::UsersManageAny) {
         actor.require(Permission::UsersManageOwnOrg)?;
         if target.organization_id != actor.org_id {
             return Err(AuthError::NotFound);
@@ -384,6 +383,7 @@ pub fn update(
         .execute(conn)?;
     if new_status == UserStatus::Deactivated {
         revoke_all_sessions(conn, user_id)?;
+        spend_one_time_tokens(conn, user_id)?;
     }
     let event = NewAuditEvent::new("user.update", Outcome::Success)
         .actor(audit_actor)
@@ -566,4 +566,16 @@ fn notify_password_changed(
         "Your Compact Platform password was changed",
         body,
     )
+}
+
+/// Makes every pending invitation or reset link of a user unusable.
+fn spend_one_time_tokens(conn: &mut DbConnection, user_id: &str) -> Result<(), AuthError> {
+    diesel::update(
+        one_time_tokens::table
+            .filter(one_time_tokens::user_id.eq(user_id))
+            .filter(one_time_tokens::used_at.is_null()),
+    )
+    .set(one_time_tokens::used_at.eq(now()))
+    .execute(conn)?;
+    Ok(())
 }

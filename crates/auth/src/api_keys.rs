@@ -238,7 +238,7 @@ pub fn authenticate(
         org_id: owner.user.organization_id,
         role,
         api_key: Some(ApiKeyGrant { id: key.id, scopes }),
-        // Keys are created from a session that passed the second-factor rule.
-        mfa_satisfied: true,
+        // The owner may have become an admin since: the rule applies to keys too.
+        mfa_satisfied: !role.requires_mfa() || owner.user.totp_enabled,
     })
 }

@@ -42,6 +42,13 @@ impl AuthError {
 
 impl From<diesel::result::Error> for AuthError {
     fn from(e: diesel::result::Error) -> Self {
-        AuthError::Db(DbError::Query(e))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            // A race past an existence check (e.g. two invitations of one e-mail at once).
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                AuthError::Conflict("it already exists".into())
+            }
+            e => AuthError::Db(DbError::Query(e)),
+        }
     }
 }

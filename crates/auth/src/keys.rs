@@ -2,7 +2,7 @@
 //! checked. Keys live in the database so every node signs and verifies with the same set;
 //! `rotate` adds a signing key and keeps the old one verifying until its last token expired.
 
-use std::sync::RwLock;
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -114,6 +114,8 @@ pub struct KeyRing {
     db: Database,
     settings: TokenSettings,
     keys: RwLock<(Vec<LoadedKey>, Instant)>,
+    /// When the last reload was tried, and whether it failed.
+    reload_attempt: Mutex<(Option<Instant>, bool)>,
 }
 
 impl KeyRing {
@@ -124,6 +126,7 @@ impl KeyRing {
             db,
             settings,
             keys: RwLock::new((Vec::new(), Instant::now())),
+            reload_attempt: Mutex::new((None, false)),
         };
         if let Err(error) = ring.reload() {
             tracing::warn!(%error, "could not load token signing keys yet");
@@ -148,15 +151,35 @@ impl KeyRing {
         Ok(())
     }
 
-    fn reload_if_stale(&self) {
-        let stale = self
+    /// Re-reads the keys when they are older than `RELOAD_EVERY`, or sooner when there are
+    /// none or a token names an unknown `kid` (`force`: another node rotated). One request
+    /// reloads while the others go on with the keys they have; attempts are at least a second
+    /// apart, five after a failure, so requests do not each wait on a database that is away.
+    fn reload_if_stale(&self, force: bool) {
+        let (empty, age) = self
             .keys
             .read()
-            .map(|k| k.1.elapsed() > RELOAD_EVERY)
-            .unwrap_or(true);
-        if stale && let Err(error) = self.reload() {
+            .map(|k| (k.0.is_empty(), k.1.elapsed()))
+            .unwrap_or((true, RELOAD_EVERY));
+        if !(age > RELOAD_EVERY || empty || force) {
+            return;
+        }
+        let Ok(mut attempt) = self.reload_attempt.try_lock() else {
+            return;
+        };
+        let gap = if attempt.1 {
+            Duration::from_secs(5)
+        } else {
+            Duration::from_secs(1)
+        };
+        if attempt.0.is_some_and(|at| at.elapsed() < gap) {
+            return;
+        }
+        let result = self.reload();
+        if let Err(error) = &result {
             tracing::warn!(%error, "could not reload signing keys; using the ones loaded");
         }
+        *attempt = (Some(Instant::now()), result.is_err());
     }
 
     /// Signs an access token; returns it and its lifetime in seconds.
@@ -168,7 +191,7 @@ impl KeyRing {
         token_version: i32,
         mfa: bool,
     ) -> Result<(String, u64), AuthError> {
-        self.reload_if_stale();
+        self.reload_if_stale(false);
         let guard = self
             .keys
             .read()
@@ -208,7 +231,12 @@ impl KeyRing {
             return Err(TokenError::Invalid("algorithm not allowed".into()));
         }
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
-        self.reload_if_stale();
+        let known = self
+            .keys
+            .read()
+            .map(|k| k.0.iter().any(|key| key.kid == kid))
+            .unwrap_or(false);
+        self.reload_if_stale(!known);
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECS;
         validation.validate_nbf = true;
@@ -247,7 +275,7 @@ impl KeyRing {
 
     /// The public keys that currently verify, for `/.well-known/jwks.json`.
     pub fn jwks(&self) -> Vec<PublicJwk> {
-        self.reload_if_stale();
+        self.reload_if_stale(false);
         let Ok(guard) = self.keys.read() else {
             return Vec::new();
         };

@@ -73,15 +73,16 @@ pub fn confirm_enrolment(
         ));
     }
     let secret = secret.ok_or_else(|| AuthError::Conflict("start enrolment first".into()))?;
-    if totp(&secret, account)?.check_current(code.trim()).is_none() {
+    let Some(step) = totp(&secret, account)?.check_current(code.trim()) else {
         return Err(AuthError::invalid(
             "code",
             "the code does not match; check the device's clock",
         ));
-    }
+    };
     diesel::update(users::table.find(user_id))
         .set((
             users::totp_enabled.eq(true),
+            users::totp_last_step.eq(step_value(step)),
             users::token_version.eq(users::token_version + 1),
             users::updated_at.eq(now()),
         ))
@@ -114,7 +115,19 @@ pub fn verify_second_factor(
 ) -> Result<bool, AuthError> {
     let code = code.trim();
     if code.len() == 6 && code.chars().all(|c| c.is_ascii_digit()) {
-        return Ok(totp(secret, account)?.check_current(code).is_some());
+        let Some(step) = totp(secret, account)?.check_current(code) else {
+            return Ok(false);
+        };
+        // Each code works once: the step must be newer than the last one accepted, and the
+        // conditional update makes two concurrent uses of one code count once.
+        let accepted = diesel::update(
+            users::table
+                .find(user_id)
+                .filter(users::totp_last_step.lt(step_value(step))),
+        )
+        .set(users::totp_last_step.eq(step_value(step)))
+        .execute(conn)?;
+        return Ok(accepted == 1);
     }
     let spent = diesel::update(
         recovery_codes::table
@@ -127,6 +140,15 @@ pub fn verify_second_factor(
     Ok(spent == 1)
 }
 
+/// The code of the next 30-second step, which the one-step skew accepts now (tests: a code
+/// already used in this step is refused).
+pub fn next_code(secret: &str) -> Result<String, AuthError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| AuthError::Internal(e.to_string()))?;
+    Ok(totp(secret, "x")?.generate(now.as_secs() + 30).to_string())
+}
+
 /// The current code for a secret (tests and tooling).
 pub fn current_code(secret: &str) -> Result<String, AuthError> {
     Ok(totp(secret, "x")?.generate_current().to_string())
@@ -137,4 +159,8 @@ fn new_recovery_code() -> String {
     rand::rngs::OsRng.fill_bytes(&mut bytes);
     let hex = hex::encode(bytes);
     format!("{}-{}-{}", &hex[0..4], &hex[4..8], &hex[8..12])
+}
+
+fn step_value(step: u64) -> i64 {
+    i64::try_from(step).unwrap_or(i64::MAX)
 }

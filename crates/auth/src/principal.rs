@@ -43,15 +43,31 @@ impl Principal {
         Ok(())
     }
 
-    /// For managing one's own credentials (API keys, second factor, password): a signed-in
-    /// person, not a script's API key.
+    /// For managing one's own credentials (API keys, password): a signed-in person, not a
+    /// script's API key, who has passed the second-factor rule.
     pub fn require_session(&self) -> Result<(), AuthError> {
+        self.require_person()?;
+        if !self.mfa_satisfied {
+            return Err(AuthError::Forbidden(
+                "enrol a second factor (TOTP) first".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A signed-in person, second factor or not: enrolling one, signing out.
+    pub fn require_person(&self) -> Result<(), AuthError> {
         if self.api_key.is_some() {
             return Err(AuthError::Forbidden(
                 "API keys cannot manage credentials".into(),
             ));
         }
         Ok(())
+    }
+
+    /// Whether `require(permission)` would pass.
+    pub fn has(&self, permission: Permission) -> bool {
+        self.require(permission).is_ok()
     }
 
     pub fn audit_actor(

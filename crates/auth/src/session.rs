@@ -275,6 +275,16 @@ impl Authenticator {
         })
     }
 
+    /// A wrong password given outside sign-in (e.g. as the current password when changing
+    /// it) counts towards the lockout like a failed sign-in.
+    pub async fn record_password_failure(
+        &self,
+        account: &UserWithOrg,
+        ctx: &RequestContext,
+    ) -> Result<(), AuthError> {
+        self.record_failure(account, "wrong_password", ctx).await
+    }
+
     async fn record_failure(
         &self,
         account: &UserWithOrg,
@@ -292,12 +302,17 @@ impl Authenticator {
         self.blocking(move |conn| {
             write_transaction(conn, |conn| {
                 if counts {
-                    let failures = user.failed_logins + 1;
+                    // Increment in the database, not from the value read before hashing:
+                    // parallel guesses must each count.
+                    diesel::update(user_table::table.find(&user.id))
+                        .set(user_table::failed_logins.eq(user_table::failed_logins + 1))
+                        .execute(conn)?;
+                    let failures: i32 = user_table::table.find(&user.id).select(user_table::failed_logins).first(conn)?;
                     let lock = lock_duration(&settings, failures);
                     let locked_until = lock.map(|d| now() + chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(1)));
-                    diesel::update(user_table::table.find(&user.id))
-                        .set((user_table::failed_logins.eq(failures), user_table::locked_until.eq(locked_until.or(user.locked_until))))
-                        .execute(conn)?;
+                    if locked_until.is_some() {
+                        diesel::update(user_table::table.find(&user.id)).set(user_table::locked_until.eq(locked_until)).execute(conn)?;
+                    }
                     if let Some(until) = locked_until {
                         let event = NewAuditEvent::new("auth.lockout", Outcome::Success)
                             .actor(actor.clone())

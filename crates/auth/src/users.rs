@@ -112,6 +112,7 @@ pub struct UserRow {
     pub locked_until: Option<NaiveDateTime>,
     pub totp_secret: Option<String>,
     pub totp_enabled: bool,
+    pub totp_last_step: i64,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

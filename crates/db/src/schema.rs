@@ -67,6 +67,7 @@ diesel::table! {
         locked_until -> Nullable<Timestamp>,
         totp_secret -> Nullable<Text>,
         totp_enabled -> Bool,
+        totp_last_step -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
     }
@@ -146,3 +147,27 @@ diesel::allow_tables_to_appear_in_same_query!(
     one_time_tokens,
     recovery_codes
 );
+
+diesel::table! {
+    groups (id) {
+        id -> Text,
+        name -> Text,
+        name_normalized -> Text,
+        kind -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    group_members (group_id, organization_id) {
+        group_id -> Text,
+        organization_id -> Text,
+        added_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(group_members -> groups (group_id));
+diesel::joinable!(group_members -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(groups, group_members, organizations);

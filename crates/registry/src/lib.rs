@@ -1,1 +1,9 @@
-//! placeholder
+//! The Compact's registry: organizations and groups (and, as they land, nominations,
+//! documents, updates, audiences and search). Nothing here knows HTTP.
+
+pub mod error;
+pub mod groups;
+pub mod organizations;
+mod validate;
+
+pub use error::RegistryError;

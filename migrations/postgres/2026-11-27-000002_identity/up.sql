@@ -30,6 +30,8 @@ CREATE TABLE users (
     locked_until TIMESTAMP,
     totp_secret TEXT,
     totp_enabled BOOLEAN NOT NULL DEFAULT FALSE,
+    -- The time step of the last TOTP code accepted: a code works once.
+    totp_last_step BIGINT NOT NULL DEFAULT 0,
     created_at TIMESTAMP NOT NULL,
     updated_at TIMESTAMP NOT NULL
 );

@@ -150,7 +150,7 @@ pub async fn logout(
     caller: Authenticated,
     body: ApiJson<LogoutRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    caller.0.require_session()?;
+    caller.0.require_person()?;
     let token = body.0.refresh_token;
     bounded("refresh_token", token.as_deref().unwrap_or_default(), 256)?;
     state
@@ -204,7 +204,18 @@ pub async fn change_password(
         .passwords()
         .verify(body.current_password, account.user.password_hash.clone())
         .await?;
-    if !verified.matched {
+    let locked = account
+        .user
+        .locked_until
+        .is_some_and(|until| until > compact_db::now());
+    if !verified.matched || locked {
+        // Guessing through this route counts towards the lockout like sign-in does.
+        if !verified.matched {
+            state
+                .auth
+                .record_password_failure(&account, &request_context(&req))
+                .await?;
+        }
         return Err(ApiError::invalid_field(
             "current_password",
             "is not your current password",

@@ -103,7 +103,7 @@ pub async fn begin_totp(
     caller: Authenticated,
 ) -> Result<web::Json<TotpEnrolment>, ApiError> {
     let principal = caller.0;
-    principal.require_session()?;
+    principal.require_person()?;
     let id = principal.user_id.clone();
     let (secret, provisioning_uri) = state
         .auth
@@ -142,7 +142,7 @@ pub async fn confirm_totp(
     body: ApiJson<TotpConfirmation>,
 ) -> Result<web::Json<RecoveryCodes>, ApiError> {
     let principal = caller.0;
-    principal.require_session()?;
+    principal.require_person()?;
     let code = body.0.code;
     if code.len() > 16 {
         return Err(ApiError::invalid_field(

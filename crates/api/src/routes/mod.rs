@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod me;
 pub mod ops;
+pub mod registry;
 pub mod users;
 
 use actix_governor::governor::middleware::NoOpMiddleware;
@@ -52,7 +53,16 @@ pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) 
                 .service(users::update)
                 .service(api_keys::list)
                 .service(api_keys::create)
-                .service(api_keys::revoke),
+                .service(api_keys::revoke)
+                .service(registry::list_organizations)
+                .service(registry::create_organization)
+                .service(registry::get_organization)
+                .service(registry::update_organization)
+                .service(registry::list_groups)
+                .service(registry::create_group)
+                .service(registry::get_group)
+                .service(registry::update_group)
+                .service(registry::delete_group),
         );
     }
 }

@@ -81,16 +81,12 @@ pub async fn invite(
 ) -> Result<HttpResponse, ApiError> {
     let principal = caller.0;
     let body = body.0;
-    if principal.role.can(compact_auth::Permission::UsersManageAny) {
-        principal.require(compact_auth::Permission::UsersManageAny)?;
-    } else {
+    let any = principal.has(compact_auth::Permission::UsersManageAny);
+    if !any {
         principal.require(compact_auth::Permission::UsersManageOwnOrg)?;
     }
     let organization_id = match body.organization_id {
-        Some(org)
-            if org != principal.org_id
-                && !principal.role.can(compact_auth::Permission::UsersManageAny) =>
-        {
+        Some(org) if org != principal.org_id && !any => {
             return Err(AuthError::Forbidden(
                 "you can only invite to your own organization".into(),
             )

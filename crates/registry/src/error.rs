@@ -1,0 +1,35 @@
+use thiserror::Error;
+
+use compact_auth::AuthError;
+use compact_db::DbError;
+
+#[derive(Debug, Error)]
+pub enum RegistryError {
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+impl RegistryError {
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        RegistryError::Invalid {
+            field: field.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for RegistryError {
+    fn from(e: diesel::result::Error) -> Self {
+        RegistryError::Db(DbError::Query(e))
+    }
+}

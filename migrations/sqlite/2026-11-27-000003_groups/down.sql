@@ -1,0 +1,3 @@
+DROP INDEX organizations_kind;
+DROP TABLE group_members;
+DROP TABLE groups;
