@@ -262,6 +262,22 @@ impl TestApp {
         secret
     }
 
+    /// An admin or secretariat user with TOTP enrolled, signed in: (user id, access token).
+    pub async fn privileged(&self, org_id: &str, email: &str, role: &str) -> (String, String) {
+        let user_id = self.create_user(org_id, email, role);
+        let (token, _) = self.tokens(email).await;
+        let secret = self.enrol_totp(&token).await;
+        let code = compact_auth::mfa::next_code(&secret).expect("code");
+        let body = serde_json::json!({ "email": email, "password": PASSWORD, "totp": code });
+        let response = self.post_json("/api/v1/auth/login", None, body).await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.expect("json");
+        (
+            user_id,
+            body["access_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
     /// Audit actions recorded so far, in order.
     pub fn audit_actions(&self) -> Vec<String> {
         use compact_db::schema::audit_events::dsl::*;
