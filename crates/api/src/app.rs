@@ -22,6 +22,7 @@ use crate::telemetry::RedactedRootSpan;
 use compact_auth::Authenticator;
 use compact_auth::accounts::MailContext;
 use compact_db::Database;
+use compact_registry::nominations::NominationRules;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +40,7 @@ use compact_db::Database;
         (name = "users", description = "People of an organization"),
         (name = "api-keys", description = "Keys for scripts, with chosen scopes"),
         (name = "registry", description = "Organizations and groups of the Compact"),
+        (name = "nominations", description = "Focal-point nominations, the directory and statistics"),
     )
 )]
 struct ApiDoc;
@@ -77,6 +79,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub mail: MailContext,
     pub credential_limit: CredentialRateLimit,
+    pub nomination_rules: NominationRules,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
     /// The OpenAPI document as served (and as committed in `openapi/openapi.json`).
@@ -99,6 +102,9 @@ impl AppState {
             auth,
             mail,
             credential_limit,
+            nomination_rules: NominationRules {
+                max_alternates: i64::from(settings.max_alternates),
+            },
             settings,
             metrics: Metrics::new(),
             openapi_json: openapi_pretty_json(&spec),

@@ -67,6 +67,10 @@ pub struct Settings {
     pub lockout_threshold: i32,
     pub lockout_base_secs: u64,
     pub lockout_max_secs: u64,
+    /// Alternate focal points an organization may have at once (one primary).
+    pub max_alternates: u32,
+    /// How often scheduled work (term expiry, activating approved focal points) runs.
+    pub scheduler_interval_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
     pub mail_max_attempts: u32,
     /// How often the outbox is checked, in milliseconds.
@@ -101,6 +105,8 @@ impl Default for Settings {
             lockout_threshold: 5,
             lockout_base_secs: 60,
             lockout_max_secs: 3600,
+            max_alternates: 2,
+            scheduler_interval_secs: 60,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
         }

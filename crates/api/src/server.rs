@@ -22,6 +22,7 @@ pub struct Platform {
     server: Server,
     auth: Arc<Authenticator>,
     stop_mail: watch::Sender<bool>,
+    scheduler: JoinHandle<()>,
     mail: JoinHandle<()>,
 }
 
@@ -44,10 +45,12 @@ impl Platform {
         mailer.max_attempts = settings.mail_max_attempts;
         mailer.poll_interval = Duration::from_millis(settings.mail_poll_interval_ms.max(10));
         let (stop_mail, stopped) = watch::channel(false);
-        let mail = tokio::spawn(OutboxWorker::new(db.clone(), transport, mailer).run(stopped));
+        let mail =
+            tokio::spawn(OutboxWorker::new(db.clone(), transport, mailer).run(stopped.clone()));
 
         let auth = Arc::new(Authenticator::new(db.clone(), settings.auth()).context("identity")?);
         let state = web::Data::new(AppState::new(db, settings.clone(), auth.clone()));
+        let scheduler = tokio::spawn(run_scheduler(state.clone(), stopped));
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(10))
             .client_disconnect_timeout(Duration::from_secs(5))
@@ -60,6 +63,7 @@ impl Platform {
             server,
             auth,
             stop_mail,
+            scheduler,
             mail,
         })
     }
@@ -76,6 +80,7 @@ impl Platform {
     pub async fn run(self) -> anyhow::Result<()> {
         let result = self.server.await;
         let _ = self.stop_mail.send(true);
+        let _ = self.scheduler.await;
         let _ = self.mail.await;
         result.context("HTTP server")
     }
@@ -97,4 +102,36 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Platform::launch(Arc::new(settings), db, listener)?
         .run()
         .await
+}
+
+/// Scheduled registry work (term expiry, activating approved focal points) every
+/// `scheduler_interval_secs`. Every node runs it; each change is a conditional update, so
+/// running it on several nodes at once changes each nomination once.
+async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
+    let every = Duration::from_secs(state.settings.scheduler_interval_secs.max(1));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => return,
+        }
+        let (db, mail) = (state.db.clone(), state.mail.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            compact_db::write_transaction(&mut conn, |conn| {
+                compact_registry::nominations::run_scheduled(conn, &mail)
+            })
+        })
+        .await;
+        match outcome {
+            Ok(Ok((0, 0))) => {}
+            Ok(Ok((activated, expired))) => {
+                tracing::info!(activated, expired, "focal-point terms updated");
+                state.auth.forget_all();
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%error, "scheduled registry work failed; retrying later")
+            }
+            Err(error) => tracing::error!(%error, "scheduled registry work panicked"),
+        }
+    }
 }

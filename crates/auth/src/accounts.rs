@@ -222,6 +222,33 @@ pub fn invite(
         ..blank()
     };
     authorize(actor, &placeholder, Some(invitation.role))?;
+    invite_to_organization(
+        conn,
+        &org_id,
+        &email.display,
+        &name,
+        invitation.role,
+        mail,
+        audit_actor,
+    )
+}
+
+/// Creates an invited user in an organization and mails the invitation: for callers that
+/// have already decided this is allowed (an invitation by a coordinator, an approved
+/// focal-point nomination). The organization must be active and the e-mail within its
+/// allowed domains.
+pub fn invite_to_organization(
+    conn: &mut DbConnection,
+    org_id: &str,
+    email: &str,
+    name: &str,
+    role: Role,
+    mail: &MailContext,
+    audit_actor: Actor,
+) -> Result<UserRow, AuthError> {
+    let email = Email::parse(email).map_err(|m| AuthError::invalid("email", m))?;
+    let name = validate_name(name)?;
+    let org_id = org_id.to_owned();
     let org: Option<(String, String, String)> = organizations::table
         .find(&org_id)
         .select((
@@ -254,7 +281,7 @@ pub fn invite(
             ),
         ));
     }
-    let user = insert_user(conn, &org_id, &email, &name, invitation.role, None)?;
+    let user = insert_user(conn, &org_id, &email, &name, role, None)?;
     let token = issue_one_time_token(
         conn,
         &user.id,
@@ -266,7 +293,6 @@ pub fn invite(
          Set your password within {INVITATION_TTL_HOURS} hours to activate your account:\n{link}\n\n\
          (From a script: POST /api/v1/invitations/{token}/accept with {{\"password\": \"…\"}}.)\n\n\
          If you did not expect this, ignore this message.\n",
-        role = invitation.role,
         link = mail.link(&format!("/invitations/{token}")),
     );
     mail.send(
@@ -278,7 +304,7 @@ pub fn invite(
     let event = NewAuditEvent::new("user.invite", Outcome::Success)
         .actor(audit_actor)
         .target("user", &user.id)
-        .details(json!({ "role": invitation.role, "organization_id": org_id }));
+        .details(json!({ "role": role, "organization_id": org_id }));
     audit::append(conn, event)?;
     Ok(user)
 }

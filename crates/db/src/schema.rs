@@ -171,3 +171,33 @@ diesel::table! {
 diesel::joinable!(group_members -> groups (group_id));
 diesel::joinable!(group_members -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(groups, group_members, organizations);
+
+diesel::table! {
+    nominations (id) {
+        id -> Text,
+        organization_id -> Text,
+        nominee_name -> Text,
+        nominee_email -> Text,
+        nominee_email_normalized -> Text,
+        position -> Text,
+        kind -> Text,
+        mandate -> Text,
+        replaces_user_id -> Nullable<Text>,
+        term_end -> Nullable<Timestamp>,
+        status -> Text,
+        nominated_by -> Text,
+        decided_by -> Nullable<Text>,
+        decided_at -> Nullable<Timestamp>,
+        reason -> Nullable<Text>,
+        user_id -> Nullable<Text>,
+        activated_at -> Nullable<Timestamp>,
+        ended_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(nominations -> organizations (organization_id));
+diesel::allow_tables_to_appear_in_same_query!(nominations, organizations);
+diesel::allow_tables_to_appear_in_same_query!(nominations, users);
+diesel::allow_tables_to_appear_in_same_query!(nominations, group_members);

@@ -1,8 +1,10 @@
 //! The Compact's registry: organizations and groups (and, as they land, nominations,
 //! documents, updates, audiences and search). Nothing here knows HTTP.
 
+pub mod directory;
 pub mod error;
 pub mod groups;
+pub mod nominations;
 pub mod organizations;
 mod validate;
 

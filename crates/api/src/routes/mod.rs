@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod auth;
 pub mod me;
+pub mod nominations;
 pub mod ops;
 pub mod registry;
 pub mod users;
@@ -62,7 +63,16 @@ pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) 
                 .service(registry::create_group)
                 .service(registry::get_group)
                 .service(registry::update_group)
-                .service(registry::delete_group),
+                .service(registry::delete_group)
+                .service(nominations::list)
+                .service(nominations::create)
+                .service(nominations::get)
+                .service(nominations::approve)
+                .service(nominations::reject)
+                .service(nominations::withdraw)
+                .service(nominations::revoke)
+                .service(nominations::focal_points)
+                .service(nominations::stats),
         );
     }
 }

@@ -54,7 +54,7 @@ impl From<Organization> for OrganizationView {
 }
 
 /// Runs registry work on the blocking pool.
-async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
+pub(crate) async fn blocking<T, F>(state: &AppState, f: F) -> Result<T, ApiError>
 where
     T: Send + 'static,
     F: FnOnce(&mut DbConnection) -> Result<T, RegistryError> + Send + 'static,
