@@ -59,6 +59,16 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:8080.
         #[arg(long, value_name = "ADDR")]
         bind: Option<String>,
+        /// Load the demo Compact first (as `compact seed --demo`; once only).
+        #[arg(long)]
+        demo: bool,
+    },
+    /// Load data.
+    Seed {
+        /// A realistic demo Compact: organizations, groups, users of every role (password in
+        /// the README) and nominations in every state. Loaded once; a second run does nothing.
+        #[arg(long, required = true)]
+        demo: bool,
     },
     /// Apply pending database migrations (also done by `serve` at start).
     Migrate {
@@ -176,7 +186,7 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
         data_dir: cli.data_dir.clone(),
         database_url: cli.database_url.clone(),
     };
-    if let Command::Serve { bind } = &cli.command {
+    if let Command::Serve { bind, .. } = &cli.command {
         overrides.bind.clone_from(bind);
     }
     if let Command::Openapi { output } = &cli.command {
@@ -193,7 +203,11 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
     let settings = Settings::load(config_file.as_deref(), &overrides)?;
     telemetry::init(settings.log_format, &settings.log_level);
     match cli.command {
-        Command::Serve { .. } => {
+        Command::Seed { .. } => seed_demo(&settings)?,
+        Command::Serve { demo, .. } => {
+            if demo {
+                seed_demo(&settings)?;
+            }
             actix_web::rt::System::new().block_on(server::serve(settings))?;
         }
         Command::Migrate { status } => {
@@ -335,4 +349,24 @@ fn connect(settings: &Settings) -> anyhow::Result<compact_db::PooledConnection> 
     let url = settings.database_url()?;
     let db = Database::connect_and_migrate(&url, &settings.pool_options()).context("database")?;
     Ok(db.get()?)
+}
+
+/// Loads the demo Compact (idempotent) and says what happened.
+fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
+    use compact_registry::demo;
+    let mut conn = connect(settings)?;
+    let hash =
+        compact_auth::password::hash_with(settings.auth().password_cost, demo::DEMO_PASSWORD)?;
+    match compact_db::write_transaction(&mut conn, |conn| demo::seed(conn, &hash))? {
+        Some(seeded) => println!(
+            "demo loaded: {} organizations, {} groups, {} users, {} nominations; every demo user's password is {:?}",
+            seeded.organizations,
+            seeded.groups,
+            seeded.users,
+            seeded.nominations,
+            demo::DEMO_PASSWORD
+        ),
+        None => println!("demo already loaded; nothing changed"),
+    }
+    Ok(())
 }

@@ -330,3 +330,92 @@ async fn admin_create_makes_a_first_administrator_without_a_default_password() {
     };
     assert_eq!(response.status(), 200);
 }
+
+#[tokio::test]
+async fn the_demo_loads_once_and_serves_a_realistic_compact() {
+    let test_db = TestDatabase::empty();
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let first = compact(&test_db, data_dir.path())
+        .args(["seed", "--demo"])
+        .output()
+        .expect("seed");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("demo loaded"));
+    let second = compact(&test_db, data_dir.path())
+        .args(["seed", "--demo"])
+        .output()
+        .expect("seed");
+    assert!(String::from_utf8_lossy(&second.stdout).contains("already loaded"));
+
+    let port = free_port();
+    let _server = Server(
+        compact(&test_db, data_dir.path())
+            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("serve"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    let login = loop {
+        let body = serde_json::json!({ "email": "coordinator@oic.demo", "password": compact_registry::demo::DEMO_PASSWORD });
+        if let Ok(response) = client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&body)
+            .send()
+            .await
+        {
+            break response;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "server did not come up"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(login.status(), 200);
+    let token = login.json::<serde_json::Value>().await.expect("json")["access_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
+    let stats: serde_json::Value = client
+        .get(format!("{base}/api/v1/stats"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stats["regional_organizations_with_focal_points"], 1);
+    assert_eq!(stats["pending_nominations"], 1);
+    assert_eq!(stats["organizations_by_kind"]["regional_organization"], 4);
+    let groups: serde_json::Value = client
+        .get(format!("{base}/api/v1/groups"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("groups")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        groups.as_array().expect("list").is_empty(),
+        "the OIC is in none of the demo groups"
+    );
+    let nominations: serde_json::Value = client
+        .get(format!("{base}/api/v1/nominations"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("nominations")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(nominations.as_array().expect("list").len(), 2);
+}

@@ -548,3 +548,33 @@ async fn a_term_that_ends_steps_the_focal_point_back_to_member() {
     assert!(directory.as_array().expect("list").is_empty());
     let _ = PASSWORD;
 }
+
+#[tokio::test]
+async fn nominees_and_invitees_must_use_the_organizations_domains() {
+    let c = compact().await;
+    let app = &c.app;
+    let restricted = app
+        .patch_json(
+            &format!("/api/v1/organizations/{}", c.oic),
+            &c.secretariat,
+            json!({ "email_domains": ["oic-oci.org"] }),
+        )
+        .await;
+    assert_eq!(restricted.status(), 200);
+    let outside = json!({ "nominee_name": "Out", "nominee_email": "out@gmail.example", "position": "P", "kind": "primary" });
+    let refused = problem(
+        app.post_json("/api/v1/nominations", Some(&c.oic_coordinator), outside)
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(refused["errors"][0]["field"], "nominee_email");
+    nominate(app, &c.oic_coordinator, json!({ "nominee_name": "In", "nominee_email": "in@OIC-OCI.org", "position": "P", "kind": "primary" })).await;
+    let invite = json!({ "email": "someone@gmail.example", "name": "Someone", "role": "member" });
+    problem(
+        app.post_json("/api/v1/users", Some(&c.oic_coordinator), invite)
+            .await,
+        422,
+    )
+    .await;
+}
