@@ -267,20 +267,9 @@ pub fn invite_to_organization(
     if org_status != "active" {
         return Err(AuthError::Conflict("the organization is suspended".into()));
     }
-    let allowed: Vec<&str> = domains
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .collect();
-    if !allowed.is_empty() && !allowed.contains(&email.domain()) {
-        return Err(AuthError::invalid(
-            "email",
-            format!(
-                "must be at one of the organization's domains: {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
+    email
+        .check_domain(&domains)
+        .map_err(|m| AuthError::invalid("email", m))?;
     let user = insert_user(conn, &org_id, &email, &name, role, None)?;
     let token = issue_one_time_token(
         conn,

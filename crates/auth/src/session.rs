@@ -259,20 +259,7 @@ impl Authenticator {
         })
         .await?;
         self.forget(&account.user.id);
-        let role = account.user.role();
-        let mfa_ok = !role.requires_mfa() || account.user.totp_enabled;
-        let (access_token, expires_in) = self.keys.issue(
-            &account.user.id,
-            &account.user.organization_id,
-            role,
-            account.user.token_version,
-            mfa_ok,
-        )?;
-        Ok(TokenPair {
-            access_token,
-            refresh_token: refresh,
-            expires_in,
-        })
+        self.tokens_for(&account.user, refresh)
     }
 
     /// A wrong password given outside sign-in (e.g. as the current password when changing
@@ -355,18 +342,28 @@ impl Authenticator {
             })
             .await?;
         self.forget(user_id);
-        let role = account.user.role();
-        let mfa_ok = !role.requires_mfa() || account.user.totp_enabled;
+        self.tokens_for(&account.user, refresh)
+    }
+
+    /// An access token for `user` (with their current role and token version) and the
+    /// refresh token that goes with it.
+    fn tokens_for(
+        &self,
+        user: &users::UserRow,
+        refresh_token: String,
+    ) -> Result<TokenPair, AuthError> {
+        let role = user.role();
+        let mfa_ok = !role.requires_mfa() || user.totp_enabled;
         let (access_token, expires_in) = self.keys.issue(
-            &account.user.id,
-            &account.user.organization_id,
+            &user.id,
+            &user.organization_id,
             role,
-            account.user.token_version,
+            user.token_version,
             mfa_ok,
         )?;
         Ok(TokenPair {
             access_token,
-            refresh_token: refresh,
+            refresh_token,
             expires_in,
         })
     }
@@ -389,20 +386,7 @@ impl Authenticator {
         let Some(account) = outcome else {
             return Err(AuthError::Unauthenticated);
         };
-        let role = account.user.role();
-        let mfa_ok = !role.requires_mfa() || account.user.totp_enabled;
-        let (access_token, expires_in) = self.keys.issue(
-            &account.user.id,
-            &account.user.organization_id,
-            role,
-            account.user.token_version,
-            mfa_ok,
-        )?;
-        Ok(TokenPair {
-            access_token,
-            refresh_token: next,
-            expires_in,
-        })
+        self.tokens_for(&account.user, next)
     }
 
     /// Signs out: the refresh token's family is revoked and the user's access tokens die.

@@ -88,6 +88,23 @@ impl Email {
         })
     }
 
+    /// Checks the address against an organization's allowed domains (comma-separated; empty
+    /// allows any); the error says which are allowed.
+    pub fn check_domain(&self, allowed_csv: &str) -> Result<(), String> {
+        let allowed: Vec<&str> = allowed_csv
+            .split(',')
+            .map(str::trim)
+            .filter(|d| !d.is_empty())
+            .collect();
+        if allowed.is_empty() || allowed.contains(&self.domain()) {
+            return Ok(());
+        }
+        Err(format!(
+            "must be at one of the organization's domains: {}",
+            allowed.join(", ")
+        ))
+    }
+
     pub fn domain(&self) -> &str {
         self.normalized
             .rsplit_once('@')

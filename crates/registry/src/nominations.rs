@@ -201,20 +201,9 @@ pub fn create(
     let name = validate::text("nominee_name", &input.nominee_name, 200)?;
     let email = Email::parse(&input.nominee_email)
         .map_err(|m| RegistryError::invalid("nominee_email", m))?;
-    let allowed: Vec<&str> = domains
-        .split(',')
-        .map(str::trim)
-        .filter(|d| !d.is_empty())
-        .collect();
-    if !allowed.is_empty() && !allowed.contains(&email.domain()) {
-        return Err(RegistryError::invalid(
-            "nominee_email",
-            format!(
-                "must be at one of the organization's domains: {}",
-                allowed.join(", ")
-            ),
-        ));
-    }
+    email
+        .check_domain(&domains)
+        .map_err(|m| RegistryError::invalid("nominee_email", m))?;
     let position = validate::text("position", &input.position, 200)?;
     let mandate = validate::long_text("mandate", &input.mandate, 4000)?;
     let at = now();
