@@ -578,3 +578,36 @@ async fn nominees_and_invitees_must_use_the_organizations_domains() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn concurrent_approvals_of_rival_primaries_fill_one_seat() {
+    let c = compact().await;
+    let app = &c.app;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let body = json!({ "nominee_name": format!("Rival {n}"), "nominee_email": format!("rival{n}@oic.example"), "position": "P", "kind": "primary" });
+        ids.push(
+            nominate(app, &c.oic_coordinator, body).await["id"]
+                .as_str()
+                .expect("id")
+                .to_owned(),
+        );
+    }
+    let attempts = ids
+        .iter()
+        .map(|id| act(app, &c.secretariat, id, "approve", json!({})));
+    let statuses: Vec<u16> = futures_util::future::join_all(attempts)
+        .await
+        .iter()
+        .map(|r| r.status().as_u16())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 409),
+        "{statuses:?}"
+    );
+}

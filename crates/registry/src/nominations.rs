@@ -333,6 +333,16 @@ pub fn approve(
     }
     // Claim the decision first, so a concurrent approval fails here and changes nothing.
     transition(conn, id, &[PENDING], APPROVED, ctx.actor, None)?;
+    // Approvals of different nominations of one organization compete for its seats: on
+    // PostgreSQL they queue on the organization's row (SQLite's write lock already
+    // serialises every write transaction).
+    if let DbConnection::Pg(pg) = conn {
+        organizations::table
+            .find(&nomination.organization_id)
+            .select(organizations::id)
+            .for_update()
+            .first::<String>(pg)?;
+    }
     let org_active: bool = organizations::table
         .find(&nomination.organization_id)
         .select(organizations::status)
