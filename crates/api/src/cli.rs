@@ -357,7 +357,11 @@ fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
     let mut conn = connect(settings)?;
     let hash =
         compact_auth::password::hash_with(settings.auth().password_cost, demo::DEMO_PASSWORD)?;
-    match compact_db::write_transaction(&mut conn, |conn| demo::seed(conn, &hash))? {
+    let mail = compact_auth::accounts::MailContext {
+        public_url: settings.public_url.clone(),
+        message_domain: settings.message_domain(),
+    };
+    match compact_db::write_transaction(&mut conn, |conn| demo::seed(conn, &hash, &mail))? {
         Some(seeded) => println!(
             "demo loaded: {} organizations, {} groups, {} users, {} nominations; every demo user's password is {:?}",
             seeded.organizations,

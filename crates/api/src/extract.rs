@@ -221,3 +221,26 @@ mod http_tests {
         }
     }
 }
+
+/// An optional JSON body: none at all is `None`; anything sent is checked like [`ApiJson`]
+/// (so a malformed or unknown-field body is still a 4xx, never silently ignored).
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJson<T> {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let length = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.trim().to_owned());
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        if length.as_deref() == Some("0") || (length.is_none() && !chunked) {
+            return Box::pin(async { Ok(OptionalJson(None)) });
+        }
+        let inner = ApiJson::<T>::from_request(req, payload);
+        Box::pin(async move { inner.await.map(|ApiJson(value)| OptionalJson(Some(value))) })
+    }
+}

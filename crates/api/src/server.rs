@@ -117,9 +117,8 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
         let (db, mail) = (state.db.clone(), state.mail.clone());
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
-            compact_db::write_transaction(&mut conn, |conn| {
-                compact_registry::nominations::run_scheduled(conn, &mail)
-            })
+            // Each nomination in a transaction of its own, so a run never holds locks long.
+            compact_registry::nominations::run_scheduled(&mut conn, &mail)
         })
         .await;
         match outcome {

@@ -374,7 +374,7 @@ async fn deactivation_role_change_and_logout_kill_tokens_at_once() {
         .patch_json(
             &format!("/api/v1/users/{member}"),
             &coordinator,
-            json!({ "role": "focal_point" }),
+            json!({ "role": "coordinator" }),
         )
         .await;
     assert_eq!(changed.status(), 200);
@@ -386,7 +386,7 @@ async fn deactivation_role_change_and_logout_kill_tokens_at_once() {
             .json::<Value>()
             .await
             .expect("json")["role"],
-        "focal_point"
+        "coordinator"
     );
 
     let deactivated = app
@@ -788,7 +788,11 @@ async fn an_invited_user_sets_a_password_from_the_mail_and_signs_in() {
     app.create_user(&org, "coordinator@example.org", "coordinator");
     let (token, _) = app.tokens("coordinator@example.org").await;
     let invited = app
-        .post_json("/api/v1/users", Some(&token), json!({ "email": "new.person@example.org", "name": "New Person", "role": "focal_point" }))
+        .post_json(
+            "/api/v1/users",
+            Some(&token),
+            json!({ "email": "new.person@example.org", "name": "New Person", "role": "member" }),
+        )
         .await;
     assert_eq!(invited.status(), 201);
     let user: Value = invited.json().await.expect("json");

@@ -48,10 +48,7 @@ fn scheduled(app: &TestApp) -> (usize, usize) {
         message_domain: "compact.test".into(),
     };
     let mut conn = app.db.get().expect("connection");
-    compact_db::write_transaction(&mut conn, |conn| {
-        compact_registry::nominations::run_scheduled(conn, &mail)
-    })
-    .expect("scheduled work")
+    compact_registry::nominations::run_scheduled(&mut conn, &mail).expect("scheduled work")
 }
 
 fn link(mail: &ReceivedMail, marker: &str) -> String {
@@ -610,4 +607,190 @@ async fn concurrent_approvals_of_rival_primaries_fill_one_seat() {
         statuses.iter().all(|s| *s == 200 || *s == 409),
         "{statuses:?}"
     );
+}
+
+#[tokio::test]
+async fn decision_bodies_are_optional_but_never_ignored() {
+    let c = compact().await;
+    let app = &c.app;
+    let nomination = nominate(app, &c.oic_coordinator, json!({ "nominee_name": "Body", "nominee_email": "body@oic.example", "position": "P", "kind": "primary" })).await;
+    let id = nomination["id"].as_str().expect("id");
+    problem(
+        act(
+            app,
+            &c.secretariat,
+            id,
+            "approve",
+            json!({ "approve": true }),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let malformed = app
+        .client
+        .post(app.url(&format!("/api/v1/nominations/{id}/approve")))
+        .bearer_auth(&c.secretariat)
+        .header("content-type", "application/json")
+        .body("{")
+        .send()
+        .await
+        .expect("request");
+    problem(malformed, 400).await;
+    let bare = app
+        .client
+        .post(app.url(&format!("/api/v1/nominations/{id}/approve")))
+        .bearer_auth(&c.secretariat)
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bare.status(), 200);
+}
+
+#[tokio::test]
+async fn lapsed_invitations_free_the_seat_and_revocation_cancels_them() {
+    let c = compact().await;
+    let app = &c.app;
+    let first = nominate(app, &c.oic_coordinator, json!({ "nominee_name": "Never", "nominee_email": "never@oic.example", "position": "P", "kind": "primary" })).await;
+    let first_id = first["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        act(app, &c.secretariat, &first_id, "approve", json!({}))
+            .await
+            .status(),
+        200
+    );
+    // The invitation lapses unused (made to expire here rather than waiting 72 hours).
+    {
+        use compact_db::schema::one_time_tokens;
+        use diesel::prelude::*;
+        let mut conn = app.db.get().expect("connection");
+        diesel::update(one_time_tokens::table)
+            .set(one_time_tokens::expires_at.eq(compact_db::now() - chrono::TimeDelta::minutes(1)))
+            .execute(&mut *conn)
+            .expect("expire");
+    }
+    assert_eq!(scheduled(app), (0, 1));
+    let lapsed: Value = app
+        .get_as(&c.secretariat, &format!("/api/v1/nominations/{first_id}"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(lapsed["status"], "expired");
+    // The seat is free: a new primary needs no replacement.
+    let second = nominate(app, &c.oic_coordinator, json!({ "nominee_name": "Later", "nominee_email": "later@oic.example", "position": "P", "kind": "primary" })).await;
+    let second_id = second["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        act(app, &c.secretariat, &second_id, "approve", json!({}))
+            .await
+            .status(),
+        200
+    );
+    // Revoked before signing up: the invitation dies with the seat.
+    assert_eq!(
+        act(
+            app,
+            &c.second_secretariat,
+            &second_id,
+            "revoke",
+            json!({ "reason": "Changed our mind." })
+        )
+        .await
+        .status(),
+        200
+    );
+    let started = std::time::Instant::now();
+    let invitation = loop {
+        let found = c.sink.messages().into_iter().find(|m| {
+            m.to == ["later@oic.example"]
+                && m.header("Subject") == Some("Your invitation to the Compact Platform")
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "the invitation never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let token = link(&invitation, "/invitations/");
+    problem(
+        app.post_json(
+            &format!("/api/v1/invitations/{token}/accept"),
+            None,
+            json!({ "password": "a sturdy lantern over quiet meadows" }),
+        )
+        .await,
+        404,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn deactivating_a_focal_point_frees_the_seat_and_the_directory() {
+    let c = compact().await;
+    let app = &c.app;
+    let user = app.create_user(&c.oic, "seated@oic.example", "member");
+    let nomination = nominate(app, &c.oic_coordinator, json!({ "nominee_name": "Seated", "nominee_email": "seated@oic.example", "position": "P", "kind": "primary" })).await;
+    assert_eq!(
+        act(
+            app,
+            &c.secretariat,
+            nomination["id"].as_str().expect("id"),
+            "approve",
+            json!({})
+        )
+        .await
+        .status(),
+        200
+    );
+    let directory: Value = app
+        .get_as(&c.oic_coordinator, "/api/v1/focal-points")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(directory.as_array().expect("list").len(), 1);
+    // Coordinators cannot make focal points by hand.
+    problem(
+        app.post_json(
+            "/api/v1/users",
+            Some(&c.oic_coordinator),
+            json!({ "email": "fp@oic.example", "name": "FP", "role": "focal_point" }),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        app.patch_json(
+            &format!("/api/v1/users/{user}"),
+            &c.oic_coordinator,
+            json!({ "status": "deactivated" })
+        )
+        .await
+        .status(),
+        200
+    );
+    let directory: Value = app
+        .get_as(&c.oic_coordinator, "/api/v1/focal-points")
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(directory.as_array().expect("list").is_empty());
+    let now: Value = app
+        .get_as(
+            &c.secretariat,
+            &format!(
+                "/api/v1/nominations/{}",
+                nomination["id"].as_str().expect("id")
+            ),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(now["status"], "revoked");
 }

@@ -108,6 +108,27 @@ async fn the_secretariat_manages_organizations_everyone_lists_them() {
     )
     .await;
 
+    // One secretariat: none can be created or made.
+    problem(
+        app.post_json(
+            "/api/v1/organizations",
+            Some(&secretariat),
+            json!({ "name": "Second", "acronym": "SEC2", "kind": "secretariat" }),
+        )
+        .await,
+        409,
+    )
+    .await;
+    problem(
+        app.patch_json(
+            &format!("/api/v1/organizations/{id}"),
+            &secretariat,
+            json!({ "kind": "secretariat" }),
+        )
+        .await,
+        409,
+    )
+    .await;
     let renamed = app
         .patch_json(
             &format!("/api/v1/organizations/{id}"),

@@ -179,6 +179,12 @@ fn authorize(actor: &Principal, target: &UserRow, new_role: Option<Role>) -> Res
             "you cannot manage a user with this role".into(),
         ));
     }
+    if new_role == Some(Role::FocalPoint) && target.role() != Role::FocalPoint {
+        return Err(AuthError::invalid(
+            "role",
+            "focal points are designated through nominations (/api/v1/nominations)",
+        ));
+    }
     if let Some(role) = new_role
         && role > ceiling
     {
@@ -593,4 +599,70 @@ fn spend_one_time_tokens(conn: &mut DbConnection, user_id: &str) -> Result<(), A
     .set(one_time_tokens::used_at.eq(now()))
     .execute(conn)?;
     Ok(())
+}
+
+/// Withdraws an invitation: the still-invited user is deactivated and their link spent
+/// (a focal-point nomination revoked or expired before they signed up).
+pub fn cancel_invitation(conn: &mut DbConnection, user_id: &str) -> Result<bool, AuthError> {
+    let changed = diesel::update(
+        user_table::table
+            .find(user_id)
+            .filter(user_table::status.eq(UserStatus::Invited.as_str())),
+    )
+    .set((
+        user_table::status.eq(UserStatus::Deactivated.as_str()),
+        user_table::token_version.eq(user_table::token_version + 1),
+        user_table::updated_at.eq(now()),
+    ))
+    .execute(conn)?;
+    spend_one_time_tokens(conn, user_id)?;
+    Ok(changed == 1)
+}
+
+/// Mails a still-invited user a fresh 72-hour link, spending any earlier one.
+pub fn reissue_invitation(
+    conn: &mut DbConnection,
+    user_id: &str,
+    mail: &MailContext,
+) -> Result<(), AuthError> {
+    let user = users::find(conn, user_id)?.ok_or(AuthError::NotFound)?;
+    if user.user.status() != UserStatus::Invited {
+        return Err(AuthError::Conflict(
+            "the user is not waiting for an invitation".into(),
+        ));
+    }
+    spend_one_time_tokens(conn, user_id)?;
+    let token = issue_one_time_token(
+        conn,
+        user_id,
+        "invitation",
+        TimeDelta::hours(INVITATION_TTL_HOURS),
+    )?;
+    let body = format!(
+        "Hello {name},\n\nYou have been invited to the Compact Platform as {role} of {org}.\n\n\
+         Set your password within {INVITATION_TTL_HOURS} hours to activate your account:\n{link}\n\n\
+         (From a script: POST /api/v1/invitations/{token}/accept with {{\"password\": \"…\"}}.)\n",
+        name = user.user.name,
+        role = user.user.role(),
+        org = user.org_name,
+        link = mail.link(&format!("/invitations/{token}")),
+    );
+    mail.send(
+        conn,
+        &user.user.email,
+        "Your invitation to the Compact Platform",
+        body,
+    )
+}
+
+/// Whether the user still has an unused, unexpired invitation.
+pub fn has_open_invitation(conn: &mut DbConnection, user_id: &str) -> Result<bool, AuthError> {
+    let open: i64 = one_time_tokens::table
+        .filter(one_time_tokens::user_id.eq(user_id))
+        .filter(one_time_tokens::purpose.eq("invitation"))
+        .filter(one_time_tokens::used_at.is_null())
+        .filter(one_time_tokens::expires_at.gt(now()))
+        .count()
+        .get_result(conn)?;
+    Ok(open > 0)
 }

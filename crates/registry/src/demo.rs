@@ -6,6 +6,9 @@
 use chrono::TimeDelta;
 use diesel::prelude::*;
 
+use compact_auth::Role;
+use compact_auth::accounts::{self, MailContext};
+use compact_db::audit::Actor;
 use compact_db::schema::{group_members, groups, nominations, organizations, users};
 use compact_db::{DbConnection, now};
 
@@ -214,6 +217,14 @@ const NOMINATIONS: &[(&str, &str, &str, &str, &str, &str)] = &[
         "coordinator@oic.demo",
     ),
     (
+        "INTERPOL",
+        "focal.point@interpol.demo",
+        "Jean Martin",
+        "primary",
+        "active",
+        "secretariat@unoct.demo",
+    ),
+    (
         "OIC",
         "member@oic.demo",
         "Yusuf Karim",
@@ -273,7 +284,11 @@ pub struct Seeded {
 
 /// Loads the demo, unless it is there already (then returns `None`). `password_hash` is the
 /// argon2 hash of [`DEMO_PASSWORD`], given by the caller that knows the configured cost.
-pub fn seed(conn: &mut DbConnection, password_hash: &str) -> Result<Option<Seeded>, RegistryError> {
+pub fn seed(
+    conn: &mut DbConnection,
+    password_hash: &str,
+    mail: &MailContext,
+) -> Result<Option<Seeded>, RegistryError> {
     let present: i64 = users::table
         .filter(users::email_normalized.eq(MARKER_EMAIL))
         .count()
@@ -391,11 +406,25 @@ pub fn seed(conn: &mut DbConnection, password_hash: &str) -> Result<Option<Seede
             .filter(users::email_normalized.eq(*nominator))
             .select(users::id)
             .first(conn)?;
-        let user_id: Option<String> = users::table
+        let mut user_id: Option<String> = users::table
             .filter(users::email_normalized.eq(*email))
             .select(users::id)
             .first(conn)
             .optional()?;
+        if *status == "approved" && user_id.is_none() {
+            // Approved, not yet signed up: an invited account with a live invitation.
+            let org = org_id(conn, acronym)?;
+            let invited = accounts::invite_to_organization(
+                conn,
+                &org,
+                email,
+                name,
+                Role::FocalPoint,
+                mail,
+                Actor::default(),
+            )?;
+            user_id = Some(invited.id);
+        }
         let decided = *status != "pending" && *status != "withdrawn";
         let seated_once = matches!(*status, "active" | "revoked" | "expired");
         let reason = match *status {

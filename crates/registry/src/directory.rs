@@ -42,6 +42,8 @@ pub fn focal_points(
         .inner_join(organizations::table)
         .left_join(users::table.on(nominations::user_id.eq(users::id.nullable())))
         .filter(nominations::status.eq(ACTIVE))
+        .filter(users::status.nullable().eq("active"))
+        .filter(organizations::status.eq("active"))
         .select((
             nominations::id,
             nominations::user_id,

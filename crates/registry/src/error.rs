@@ -30,6 +30,13 @@ impl RegistryError {
 
 impl From<diesel::result::Error> for RegistryError {
     fn from(e: diesel::result::Error) -> Self {
-        RegistryError::Db(DbError::Query(e))
+        use diesel::result::{DatabaseErrorKind, Error};
+        match e {
+            // A race past an existence check (two creations of one acronym at once).
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+                RegistryError::Conflict("it already exists".into())
+            }
+            e => RegistryError::Db(DbError::Query(e)),
+        }
     }
 }

@@ -19,7 +19,7 @@ use compact_auth::{Permission, Principal, Role};
 use compact_db::audit::{self, Actor, NewAuditEvent, Outcome};
 use compact_db::outbox::{self, NewMail};
 use compact_db::schema::{nominations, organizations, users as user_table};
-use compact_db::{DbConnection, now};
+use compact_db::{DbConnection, now, write_transaction};
 
 use crate::{RegistryError, validate};
 
@@ -368,6 +368,20 @@ pub fn approve(
             ));
         }
         Some(account) => {
+            let seats: i64 = nominations::table
+                .filter(nominations::user_id.eq(&account.user.id))
+                .filter(nominations::status.eq_any(SEATED))
+                .filter(nominations::id.ne(id))
+                .count()
+                .get_result(conn)?;
+            if seats > 0 {
+                return Err(RegistryError::Conflict(
+                    "the nominee already holds a focal-point seat".into(),
+                ));
+            }
+            if account.user.status() == UserStatus::Invited {
+                accounts::reissue_invitation(conn, &account.user.id, ctx.mail)?;
+            }
             if account.user.role() < Role::FocalPoint {
                 diesel::update(user_table::table.find(&account.user.id))
                     .set((
@@ -505,6 +519,8 @@ fn step_down(conn: &mut DbConnection, user_id: &str) -> Result<(), RegistryError
         .count()
         .get_result(conn)?;
     if other_seats == 0 {
+        // Invited for this seat and never signed up: the invitation goes with the seat.
+        accounts::cancel_invitation(conn, user_id)?;
         diesel::update(
             user_table::table
                 .find(user_id)
@@ -603,90 +619,181 @@ pub fn withdraw(
     Ok(nomination)
 }
 
-/// Scheduled work, safe to run on every node at once (each change is a conditional update):
-/// approved nominations whose nominee has activated their account become `active`; terms
-/// that ended expire and their focal points step back to `member`. Returns (activated,
-/// expired).
+/// Scheduled work, safe to run on every node at once: each nomination is changed in a
+/// transaction of its own by a conditional update, so it changes once. Approved
+/// nominations whose nominee signed up become `active`; those whose invitation lapsed
+/// unused expire (freeing the seat); terms past `term_end` expire and their focal points
+/// step back to `member`. Returns (activated, expired).
 pub fn run_scheduled(
     conn: &mut DbConnection,
     mail: &MailContext,
 ) -> Result<(usize, usize), RegistryError> {
     let at = now();
-    let ready: Vec<String> = nominations::table
-        .inner_join(user_table::table.on(nominations::user_id.eq(user_table::id.nullable())))
+    let approved: Vec<(String, Option<String>)> = nominations::table
         .filter(nominations::status.eq(APPROVED))
-        .filter(user_table::status.eq(UserStatus::Active.as_str()))
-        .select(nominations::id)
+        .select((nominations::id, nominations::user_id))
+        .order(nominations::id.asc())
         .load(conn)?;
-    let mut activated = 0;
-    for id in ready {
-        let changed = diesel::update(
-            nominations::table
-                .find(&id)
-                .filter(nominations::status.eq(APPROVED)),
-        )
-        .set((
-            nominations::status.eq(ACTIVE),
-            nominations::activated_at.eq(Some(at)),
-            nominations::updated_at.eq(at),
-        ))
-        .execute(conn)?;
-        if changed == 1 {
-            activated += 1;
-            let event = NewAuditEvent::new("nomination.activate", Outcome::Success)
-                .target("nomination", &id);
-            audit::append(conn, event)?;
+    let (mut activated, mut expired) = (0, 0);
+    for (id, user_id) in approved {
+        let Some(user_id) = user_id else { continue };
+        let step = write_transaction(conn, |conn| -> Result<Option<&str>, RegistryError> {
+            let status: Option<String> = user_table::table
+                .find(&user_id)
+                .select(user_table::status)
+                .first(conn)
+                .optional()?;
+            let to = match status.as_deref() {
+                Some("active") => ACTIVE,
+                Some("invited") if accounts::has_open_invitation(conn, &user_id)? => {
+                    return Ok(None);
+                }
+                _ => "expired",
+            };
+            let changed = diesel::update(
+                nominations::table
+                    .find(&id)
+                    .filter(nominations::status.eq(APPROVED)),
+            )
+            .set((
+                nominations::status.eq(to),
+                nominations::activated_at.eq((to == ACTIVE).then_some(at)),
+                nominations::ended_at.eq((to != ACTIVE).then_some(at)),
+                nominations::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+            if changed != 1 {
+                return Ok(None);
+            }
+            let nomination = find(conn, &id)?.ok_or(RegistryError::NotFound)?;
+            let (action, subject, text) = if to == ACTIVE {
+                (
+                    "nomination.activate",
+                    "Focal point active",
+                    format!(
+                        "{} signed up and is now {} focal point.",
+                        nomination.nominee_name, nomination.kind
+                    ),
+                )
+            } else {
+                step_down(conn, &user_id)?;
+                (
+                    "nomination.expire",
+                    "Focal-point nomination lapsed",
+                    format!(
+                        "{} did not accept the invitation in time; the seat is free again.",
+                        nomination.nominee_name
+                    ),
+                )
+            };
+            audit::append(
+                conn,
+                NewAuditEvent::new(action, Outcome::Success)
+                    .target("nomination", &id)
+                    .details(json!({ "status": to })),
+            )?;
+            mail_parties(
+                conn,
+                mail,
+                &nomination,
+                &nomination.nominated_by,
+                subject,
+                &text,
+            )?;
+            Ok(Some(to))
+        })?;
+        match step {
+            Some(ACTIVE) => activated += 1,
+            Some(_) => expired += 1,
+            None => {}
         }
     }
-    let due: Vec<(String, Option<String>, String)> = nominations::table
+    let due: Vec<String> = nominations::table
         .filter(nominations::status.eq_any(SEATED))
         .filter(nominations::term_end.le(at))
-        .select((
-            nominations::id,
-            nominations::user_id,
-            nominations::nominated_by,
-        ))
+        .select(nominations::id)
+        .order(nominations::id.asc())
         .load(conn)?;
-    let mut expired = 0;
-    for (id, user_id, nominated_by) in due {
-        let changed = diesel::update(
+    for id in due {
+        let ended = write_transaction(conn, |conn| -> Result<bool, RegistryError> {
+            let changed = diesel::update(
+                nominations::table
+                    .find(&id)
+                    .filter(nominations::status.eq_any(SEATED)),
+            )
+            .set((
+                nominations::status.eq("expired"),
+                nominations::ended_at.eq(Some(at)),
+                nominations::updated_at.eq(at),
+            ))
+            .execute(conn)?;
+            if changed != 1 {
+                return Ok(false);
+            }
+            let nomination = find(conn, &id)?.ok_or(RegistryError::NotFound)?;
+            if let Some(user_id) = &nomination.user_id {
+                step_down(conn, user_id)?;
+            }
+            audit::append(
+                conn,
+                NewAuditEvent::new("nomination.expire", Outcome::Success)
+                    .target("nomination", &id)
+                    .details(json!({ "term_end": nomination.term_end })),
+            )?;
+            let text = format!(
+                "The focal-point term of {} ended on {}.",
+                nomination.nominee_name,
+                at.format("%Y-%m-%d")
+            );
+            mail_parties(
+                conn,
+                mail,
+                &nomination,
+                &nomination.nominated_by,
+                "Focal-point term ended",
+                &text,
+            )?;
+            Ok(true)
+        })?;
+        expired += usize::from(ended);
+    }
+    Ok((activated, expired))
+}
+
+/// Ends every seat a user holds (their account was deactivated, or their role changed
+/// away from focal point), in the caller's transaction.
+pub fn end_seats_of(
+    conn: &mut DbConnection,
+    user_id: &str,
+    reason: &str,
+    audit_actor: Actor,
+) -> Result<usize, RegistryError> {
+    let seats: Vec<String> = nominations::table
+        .filter(nominations::user_id.eq(user_id))
+        .filter(nominations::status.eq_any(SEATED))
+        .select(nominations::id)
+        .load(conn)?;
+    let at = now();
+    for id in &seats {
+        diesel::update(
             nominations::table
-                .find(&id)
+                .find(id)
                 .filter(nominations::status.eq_any(SEATED)),
         )
         .set((
-            nominations::status.eq("expired"),
+            nominations::status.eq("revoked"),
+            nominations::reason.eq(Some(reason)),
             nominations::ended_at.eq(Some(at)),
             nominations::updated_at.eq(at),
         ))
         .execute(conn)?;
-        if changed != 1 {
-            continue;
-        }
-        expired += 1;
-        if let Some(user_id) = &user_id {
-            step_down(conn, user_id)?;
-        }
-        let nomination = find(conn, &id)?.ok_or(RegistryError::NotFound)?;
-        audit::append(
-            conn,
-            NewAuditEvent::new("nomination.expire", Outcome::Success).target("nomination", &id),
-        )?;
-        let text = format!(
-            "The focal-point term of {} ended on {}.",
-            nomination.nominee_name,
-            at.format("%Y-%m-%d")
-        );
-        mail_parties(
-            conn,
-            mail,
-            &nomination,
-            &nominated_by,
-            "Focal-point term ended",
-            &text,
-        )?;
+        let event = NewAuditEvent::new("nomination.revoke", Outcome::Success)
+            .actor(audit_actor.clone())
+            .target("nomination", id)
+            .details(json!({ "reason": reason }));
+        audit::append(conn, event)?;
     }
-    Ok((activated, expired))
+    Ok(seats.len())
 }
 
 /// Audits a step and mails the nominator and the nominee.

@@ -173,6 +173,11 @@ pub fn create(
     audit_actor: Actor,
 ) -> Result<Organization, RegistryError> {
     actor.require(Permission::RegistryManage)?;
+    if input.kind == OrgKind::Secretariat {
+        return Err(RegistryError::Conflict(
+            "there is one secretariat, created with the first administrator".into(),
+        ));
+    }
     let name = validate::text("name", &input.name, 200)?;
     let acronym = acronym(&input.acronym)?;
     let normalized = acronym.to_uppercase();
@@ -246,6 +251,13 @@ pub fn update(
         .map(OrgKind::as_str)
         .unwrap_or(&current.kind)
         .to_owned();
+    if kind != current.kind
+        && (kind == OrgKind::Secretariat.as_str() || current.kind == OrgKind::Secretariat.as_str())
+    {
+        return Err(RegistryError::Conflict(
+            "there is one secretariat; its kind cannot change, nor can another take it".into(),
+        ));
+    }
     let un_system = patch.un_system.unwrap_or(current.un_system);
     let status = patch
         .status

@@ -15,7 +15,7 @@ use compact_registry::nominations::{
 use crate::app::AppState;
 use crate::auth::{Authenticated, request_context};
 use crate::error::{ApiError, Problem};
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, OptionalJson};
 use crate::routes::registry::blocking;
 
 #[derive(Serialize, ToSchema)]
@@ -265,14 +265,14 @@ pub async fn approve(
     req: HttpRequest,
     caller: Authenticated,
     id: web::Path<String>,
-    body: Option<ApiJson<Decision>>,
+    body: OptionalJson<Decision>,
 ) -> Result<web::Json<NominationView>, ApiError> {
     decide(
         state,
         req,
         caller,
         id.into_inner(),
-        body.map(|b| b.0).unwrap_or_default(),
+        body.0.unwrap_or_default(),
         Step::Approve,
     )
     .await
@@ -311,14 +311,14 @@ pub async fn withdraw(
     req: HttpRequest,
     caller: Authenticated,
     id: web::Path<String>,
-    body: Option<ApiJson<Decision>>,
+    body: OptionalJson<Decision>,
 ) -> Result<web::Json<NominationView>, ApiError> {
     decide(
         state,
         req,
         caller,
         id.into_inner(),
-        body.map(|b| b.0).unwrap_or_default(),
+        body.0.unwrap_or_default(),
         Step::Withdraw,
     )
     .await

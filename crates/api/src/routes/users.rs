@@ -9,6 +9,7 @@ use compact_auth::accounts::{self, Invitation};
 use compact_auth::users::UserStatus;
 use compact_auth::{AuthError, Role};
 use compact_db::write_transaction;
+use compact_registry::nominations;
 
 use crate::app::AppState;
 use crate::auth::{Authenticated, request_context};
@@ -173,14 +174,17 @@ pub async fn update(
     let ctx = request_context(&req);
     let actor = principal.audit_actor(ctx.ip, ctx.request_id);
     let (role, status, target) = (body.0.role, body.0.status, id.clone());
-    let user = state
-        .auth
-        .blocking(move |conn| {
-            write_transaction(conn, |conn| {
-                accounts::update(conn, &principal, &target, role, status, actor)
-            })
+    let user = crate::routes::registry::blocking(&state, move |conn| {
+        write_transaction(conn, |conn| {
+            let user = accounts::update(conn, &principal, &target, role, status, actor.clone())?;
+            // A focal point who is deactivated or made a plain member leaves their seat.
+            if user.role() == Role::Member || user.status() == UserStatus::Deactivated {
+                nominations::end_seats_of(conn, &target, "role or status changed", actor)?;
+            }
+            Ok(user)
         })
-        .await?;
+    })
+    .await?;
     state.auth.forget(&id);
     Ok(web::Json(user.into()))
 }
