@@ -25,18 +25,22 @@ TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content
 p99() { awk '/ 99%/ {print $2}'; }
 rps() { awk '/Requests\/sec/ {print $2}'; }
 
-IDLE=$(wrk -t1 -c4 -d"${SECONDS_PER_RUN}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me")
-LOGIN_FILE=$(mktemp)
-wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -s bench/login/login.lua "http://127.0.0.1:$PORT/api/v1/auth/login" >"$LOGIN_FILE" &
+# 1. The authenticated GET alone (one connection: a client, not a flood).
+IDLE=$(wrk -t1 -c1 -d"${SECONDS_PER_RUN}s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me")
+# 2. Sign-ins alone, saturating: the throughput compared with the argon2 bound.
+LOGINS=$(wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" --latency -s bench/login/login.lua "http://127.0.0.1:$PORT/api/v1/auth/login")
+# 3. The same GET while sign-ins saturate the machine.
+BUSY_LOGINS=$(mktemp)
+wrk -t1 -c8 -d"${SECONDS_PER_RUN}s" -s bench/login/login.lua "http://127.0.0.1:$PORT/api/v1/auth/login" >"$BUSY_LOGINS" &
 LOGIN_PID=$!
 sleep 1
-BUSY=$(wrk -t1 -c4 -d"$((SECONDS_PER_RUN - 2))s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me")
+BUSY=$(wrk -t1 -c1 -d"$((SECONDS_PER_RUN - 2))s" --latency -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT/api/v1/me")
 wait $LOGIN_PID
-LOGINS=$(cat "$LOGIN_FILE")
+RSS_KB=$(ps -o rss= -p "$SERVER" | tr -d ' ')
 
 BOUND=$(echo "$BOUND_JSON" | sed 's/.*"bound_per_second":\([0-9.]*\).*/\1/')
 LOGIN_RPS=$(echo "$LOGINS" | rps)
-RESULT=$(printf '{"date":"%s","commit":"%s","machine":"%s cores","argon2":%s,"logins_per_second":%s,"login_ratio_to_bound":%s,"me_p99_idle":"%s","me_p99_during_logins":"%s"}' \
+RESULT=$(printf '{"date":"%s","commit":"%s","machine":"%s cores","argon2":%s,"logins_per_second":%s,"login_ratio_to_bound":%s,"me_p99_idle":"%s","me_p99_during_logins":"%s","server_rss_kb_after":%s}' \
     "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD)" "$(nproc)" "$BOUND_JSON" "$LOGIN_RPS" \
-    "$(awk -v a="$LOGIN_RPS" -v b="$BOUND" 'BEGIN {printf "%.2f", a / b}')" "$(echo "$IDLE" | p99)" "$(echo "$BUSY" | p99)")
+    "$(awk -v a="$LOGIN_RPS" -v b="$BOUND" 'BEGIN {printf "%.2f", a / b}')" "$(echo "$IDLE" | p99)" "$(echo "$BUSY" | p99)" "$RSS_KB")
 echo "$RESULT" | tee "$OUT/login-$(date -u +%Y%m%dT%H%M%SZ).json"

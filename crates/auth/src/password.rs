@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-use tokio::sync::Semaphore;
+use std::sync::{Mutex, mpsc};
+
+use compact_db::DbError;
 
 use crate::AuthError;
 
@@ -78,22 +80,52 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), WeakPasswo
     Ok(())
 }
 
-/// Hashes and verifies passwords on Tokio's blocking pool, at most `concurrency` at a time,
-/// so a storm of logins queues here instead of starving every other request.
+/// Hashes and verifies passwords on a few dedicated threads (one per permitted concurrent
+/// hash) running at the lowest CPU priority (`SCHED_IDLE` on Linux). A storm of sign-ins
+/// then queues here and uses only CPU that nothing else wants, so other requests keep their
+/// latency; and argon2's 19 MiB per hash is only ever held by these few threads. A full
+/// queue answers "unavailable" (503) instead of growing without bound.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
     cost: PasswordCost,
-    permits: Arc<Semaphore>,
+    jobs: mpsc::SyncSender<Job>,
     /// Verified against when the account does not exist, so that costs the same time.
     dummy_hash: Arc<String>,
 }
 
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Sign-ins waiting for a hashing thread before new ones are refused.
+const QUEUE: usize = 512;
+
 impl PasswordHasherPool {
-    pub fn new(cost: PasswordCost, concurrency: usize) -> Result<Self, AuthError> {
+    pub fn new(cost: PasswordCost, threads: usize) -> Result<Self, AuthError> {
         let dummy_hash = hash_with(cost, "dummy password for unknown accounts")?;
+        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..threads.max(1) {
+            let queue = queue.clone();
+            std::thread::Builder::new()
+                .name(format!("argon2-{n}"))
+                .spawn(move || {
+                    lowest_priority();
+                    // Ends when every sender (every clone of the pool) is gone.
+                    loop {
+                        let job = match queue.lock() {
+                            Ok(queue) => queue.recv(),
+                            Err(_) => return,
+                        };
+                        match job {
+                            Ok(job) => job(),
+                            Err(_) => return,
+                        }
+                    }
+                })
+                .map_err(|e| AuthError::Internal(format!("start hashing thread: {e}")))?;
+        }
         Ok(Self {
             cost,
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            jobs,
             dummy_hash: Arc::new(dummy_hash),
         })
     }
@@ -131,14 +163,39 @@ impl PasswordHasherPool {
         &self,
         f: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AuthError> {
-        let _permit = self
-            .permits
-            .acquire()
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move || {
+            let _ = done.send(f());
+        });
+        self.jobs.try_send(job).map_err(|e| match e {
+            mpsc::TrySendError::Full(_) => {
+                AuthError::Db(DbError::Unavailable("too many sign-ins waiting".into()))
+            }
+            mpsc::TrySendError::Disconnected(_) => {
+                AuthError::Internal("hashing threads stopped".into())
+            }
+        })?;
+        result
             .await
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
-        tokio::task::spawn_blocking(f)
-            .await
-            .map_err(|e| AuthError::Internal(e.to_string()))
+            .map_err(|_| AuthError::Internal("hashing thread failed".into()))
+    }
+}
+
+/// Hashing threads run only when the CPU has nothing else to do.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        use thread_priority::ThreadPriority;
+        use thread_priority::unix::{
+            NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
+            thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        // SCHED_IDLE takes only the static priority 0, which `Os(default)` is.
+        let zero = ThreadPriority::Os(Default::default());
+        if let Err(error) = set_thread_priority_and_policy(thread_native_id(), zero, idle) {
+            tracing::warn!(?error, "could not lower the priority of a hashing thread");
+        }
     }
 }
 
