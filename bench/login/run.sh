@@ -16,12 +16,14 @@ trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 export COMPACT_DATA_DIR="$DATA" COMPACT_LOG_LEVEL=warn COMPACT_LOGIN_BURST=100000000 COMPACT_LOGIN_REPLENISH_MS=1
 PASSWORD='a sturdy lantern over quiet meadows'
 echo "$PASSWORD" | $BIN admin create --email bench.admin@unoct.example --name "Bench Admin" --password-stdin >/dev/null
+# A second account for the GET, so the sign-in storm is someone else's.
+echo "$PASSWORD" | $BIN admin create --email bench.reader@unoct.example --name "Bench Reader" --password-stdin >/dev/null
 BOUND_JSON=$($BIN passwords benchmark --rounds 20)
 $BIN serve --bind "127.0.0.1:$PORT" & SERVER=$!
 until curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do sleep 0.2; done
 
 TOKEN=$(curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
-    -d "{\"email\":\"bench.admin@unoct.example\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+    -d "{\"email\":\"bench.reader@unoct.example\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 p99() { awk '/ 99%/ {print $2}'; }
 rps() { awk '/Requests\/sec/ {print $2}'; }
 

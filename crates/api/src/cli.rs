@@ -32,6 +32,8 @@ variables, then these flags. Every setting has an environment variable COMPACT_<
   COMPACT_MAIL_FROM            From of every mail  [Compact Platform <no-reply@localhost>]
   COMPACT_MAIL_MAX_ATTEMPTS    attempts before mail is kept as failed [8]
   COMPACT_MAIL_POLL_INTERVAL_MS  outbox check interval         [2000]
+  COMPACT_PASSWORD_THREADS     threads hashing passwords       [one per core]
+  (more: see the README's configuration table)
 The config file uses the same names in lower case without the prefix (bind = \"…\").";
 
 /// Compact Platform: coordination, shared documents and focal points for a

@@ -58,6 +58,8 @@ pub struct Settings {
     pub password_memory_kib: u32,
     pub password_iterations: u32,
     pub password_parallelism: u32,
+    /// Threads hashing passwords at once; unset means one per core.
+    pub password_threads: Option<usize>,
     /// Per-IP limit on sign-in and the other credential routes: a burst, then one more
     /// every `login_replenish_ms`.
     pub login_burst: u32,
@@ -100,6 +102,7 @@ impl Default for Settings {
             password_memory_kib: 19 * 1024,
             password_iterations: 2,
             password_parallelism: 1,
+            password_threads: None,
             login_burst: 10,
             login_replenish_ms: 3000,
             lockout_threshold: 5,
@@ -207,6 +210,9 @@ impl Settings {
             iterations: self.password_iterations,
             parallelism: self.password_parallelism,
         };
+        if let Some(threads) = self.password_threads {
+            auth.hash_concurrency = threads.max(1);
+        }
         auth.lockout_threshold = self.lockout_threshold.max(1);
         auth.lockout_base = Duration::from_secs(self.lockout_base_secs.max(1));
         auth.lockout_max =

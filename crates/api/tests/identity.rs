@@ -810,14 +810,7 @@ async fn an_invited_user_sets_a_password_from_the_mail_and_signs_in() {
 
     let mail = sink.wait_for(1, Duration::from_secs(10)).await.remove(0);
     assert_eq!(mail.to, ["new.person@example.org"]);
-    let invitation = mail
-        .body()
-        .split("/invitations/")
-        .nth(1)
-        .expect("link")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect::<String>();
+    let invitation = support::link_token(&mail, "/invitations/");
     assert_eq!(invitation.len(), 43);
 
     let accept_path = format!("/api/v1/invitations/{invitation}/accept");
@@ -920,14 +913,7 @@ async fn password_change_and_reset_end_sessions_and_tell_the_user() {
     );
     let reset_mail = sink.wait_for(2, Duration::from_secs(10)).await.remove(1);
     assert_eq!(reset_mail.to, ["member@example.org"]);
-    let token = reset_mail
-        .body()
-        .split("/password-reset/")
-        .nth(1)
-        .expect("link")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect::<String>();
+    let token = support::link_token(&reset_mail, "/password-reset/");
     let reset = app
         .post_json(
             &format!("/api/v1/auth/password-reset/{token}"),
@@ -1100,14 +1086,7 @@ async fn a_deactivated_invitee_cannot_use_the_invitation() {
         .await
         .expect("json");
     let mail = sink.wait_for(1, Duration::from_secs(10)).await.remove(0);
-    let invitation: String = mail
-        .body()
-        .split("/invitations/")
-        .nth(1)
-        .expect("link")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect();
+    let invitation: String = support::link_token(&mail, "/invitations/");
     let id = invited["id"].as_str().expect("id");
     assert_eq!(
         app.patch_json(

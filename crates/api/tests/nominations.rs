@@ -6,7 +6,7 @@ mod support;
 use std::time::Duration;
 
 use compact_auth::accounts::MailContext;
-use compact_mail::testing::{ReceivedMail, SmtpSink};
+use compact_mail::testing::SmtpSink;
 use serde_json::{Value, json};
 use support::{PASSWORD, TestApp, problem};
 
@@ -49,16 +49,6 @@ fn scheduled(app: &TestApp) -> (usize, usize) {
     };
     let mut conn = app.db.get().expect("connection");
     compact_registry::nominations::run_scheduled(&mut conn, &mail).expect("scheduled work")
-}
-
-fn link(mail: &ReceivedMail, marker: &str) -> String {
-    mail.body()
-        .split(marker)
-        .nth(1)
-        .expect("link")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
 }
 
 async fn nominate(app: &TestApp, token: &str, body: Value) -> Value {
@@ -105,7 +95,7 @@ async fn a_nomination_becomes_a_focal_point_who_signs_in() {
         .find(|m| m.header("Subject") == Some("Your invitation to the Compact Platform"))
         .expect("invitation mail");
     assert_eq!(invitation.to, ["amina@oic.example"]);
-    let token = link(invitation, "/invitations/");
+    let token = support::link_token(invitation, "/invitations/");
     let accepted = app
         .post_json(
             &format!("/api/v1/invitations/{token}/accept"),
@@ -714,7 +704,7 @@ async fn lapsed_invitations_free_the_seat_and_revocation_cancels_them() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    let token = link(&invitation, "/invitations/");
+    let token = support::link_token(&invitation, "/invitations/");
     problem(
         app.post_json(
             &format!("/api/v1/invitations/{token}/accept"),

@@ -258,7 +258,8 @@ impl Authenticator {
             })
         })
         .await?;
-        self.forget(&account.user.id);
+        // Signing in changes nothing the token check reads: the cache stays.
+
         self.tokens_for(&account.user, refresh)
     }
 

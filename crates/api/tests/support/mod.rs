@@ -318,3 +318,14 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     assert!(body["type"].is_string());
     body
 }
+
+/// The token that follows `marker` (e.g. `/invitations/`) in a mailed link.
+pub fn link_token(mail: &compact_mail::testing::ReceivedMail, marker: &str) -> String {
+    mail.body()
+        .split(marker)
+        .nth(1)
+        .expect("link")
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
+        .collect()
+}
