@@ -1113,3 +1113,62 @@ async fn a_deactivated_invitee_cannot_use_the_invitation() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn refresh_tokens_expire_when_idle_and_at_the_end_of_the_sign_in() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("UNITAR", "compact_entity");
+    app.create_user(&org, "member@example.org", "member");
+    let age = |column: &str| {
+        use compact_db::schema::refresh_tokens;
+        use diesel::prelude::*;
+        let mut conn = app.db.get().expect("connection");
+        let past = compact_db::now() - chrono::TimeDelta::seconds(1);
+        let query =
+            diesel::update(refresh_tokens::table.filter(refresh_tokens::spent_at.is_null()));
+        match column {
+            "idle" => query
+                .set(refresh_tokens::idle_expires_at.eq(past))
+                .execute(&mut *conn),
+            _ => query
+                .set(refresh_tokens::family_expires_at.eq(past))
+                .execute(&mut *conn),
+        }
+        .expect("age tokens");
+    };
+    let (_, idle) = app.tokens("member@example.org").await;
+    age("idle");
+    problem(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": idle }),
+        )
+        .await,
+        401,
+    )
+    .await;
+    let (_, absolute) = app.tokens("member@example.org").await;
+    age("family");
+    problem(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": absolute }),
+        )
+        .await,
+        401,
+    )
+    .await;
+    let (_, fresh) = app.tokens("member@example.org").await;
+    assert_eq!(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            None,
+            json!({ "refresh_token": fresh })
+        )
+        .await
+        .status(),
+        200
+    );
+}
