@@ -442,6 +442,6 @@ pub async fn jwks(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> 
         keys: keys.into_iter().map(Jwk::from).collect(),
     };
     Ok(HttpResponse::Ok()
-        .insert_header(("cache-control", "public, max-age=300"))
+        .insert_header(("cache-control", "public, max-age=60"))
         .json(body))
 }
