@@ -16,7 +16,7 @@ pub mod schema;
 pub mod testing;
 mod time;
 
-pub use connection::{Backend, DatabaseUrl, DbConnection, write_transaction};
+pub use connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, write_transaction};
 pub use error::DbError;
 pub use pool::{Database, PoolOptions, PoolStatus, PooledConnection};
 pub use time::{now, truncate_to_micros};

@@ -201,3 +201,14 @@ diesel::joinable!(nominations -> organizations (organization_id));
 diesel::allow_tables_to_appear_in_same_query!(nominations, organizations);
 diesel::allow_tables_to_appear_in_same_query!(nominations, users);
 diesel::allow_tables_to_appear_in_same_query!(nominations, group_members);
+
+diesel::table! {
+    item_access (item_kind, item_id, grantee_type, grantee_id) {
+        item_kind -> Text,
+        item_id -> Text,
+        grantee_type -> Text,
+        grantee_id -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(item_access, group_members);
