@@ -29,6 +29,7 @@ variables, then these flags. Every setting has an environment variable COMPACT_<
   COMPACT_SMTP_SECURITY        none | starttls | tls           [starttls]
   COMPACT_SMTP_USERNAME, COMPACT_SMTP_PASSWORD   optional credentials
   COMPACT_SMTP_TIMEOUT_SECS    [20]
+  COMPACT_SMTP_CA_FILE         PEM of a private CA that signed the relay's certificate
   COMPACT_MAIL_FROM            From of every mail  [Compact Platform <no-reply@localhost>]
   COMPACT_MAIL_MAX_ATTEMPTS    attempts before mail is kept as failed [8]
   COMPACT_MAIL_POLL_INTERVAL_MS  outbox check interval         [2000]

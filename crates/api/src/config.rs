@@ -52,6 +52,8 @@ pub struct Settings {
     pub smtp_username: Option<String>,
     pub smtp_password: Option<SecretString>,
     pub smtp_timeout_secs: u64,
+    /// PEM file of a private certificate authority that signed the SMTP relay's certificate.
+    pub smtp_ca_file: Option<PathBuf>,
     /// The `From` of every mail.
     pub mail_from: String,
     /// argon2id memory in KiB (at least 19456), iterations and lanes.
@@ -98,6 +100,7 @@ impl Default for Settings {
             smtp_username: None,
             smtp_password: None,
             smtp_timeout_secs: 20,
+            smtp_ca_file: None,
             mail_from: "Compact Platform <no-reply@localhost>".into(),
             password_memory_kib: 19 * 1024,
             password_iterations: 2,
@@ -199,6 +202,7 @@ impl Settings {
             username: self.smtp_username.clone(),
             password: self.smtp_password.clone(),
             timeout: Duration::from_secs(self.smtp_timeout_secs.max(1)),
+            ca_file: self.smtp_ca_file.clone(),
         })
     }
 

@@ -119,7 +119,25 @@ impl SmtpSink {
         Self::start_on(TcpListener::bind(("127.0.0.1", port)).expect("bind SMTP port"))
     }
 
+    /// Starts on a free port offering STARTTLS with this certificate and key (PEM files).
+    pub fn start_with_starttls(cert_path: &str, key_path: &str) -> Self {
+        // The test build has two rustls providers compiled in; pick one as the client does.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let ssl = SslConfig::SelfSigned {
+            cert_path: cert_path.to_owned(),
+            key_path: key_path.to_owned(),
+        };
+        Self::start_with(
+            TcpListener::bind("127.0.0.1:0").expect("bind SMTP port"),
+            ssl,
+        )
+    }
+
     fn start_on(listener: TcpListener) -> Self {
+        Self::start_with(listener, SslConfig::None)
+    }
+
+    fn start_with(listener: TcpListener, ssl: SslConfig) -> Self {
         let addr = listener.local_addr().expect("local address");
         let received = Arc::new(Mutex::new(Vec::new()));
         let mut server = Server::new(Collect {
@@ -127,9 +145,9 @@ impl SmtpSink {
             current: None,
         });
         server
-            .with_name("smtp.test")
-            .with_ssl(SslConfig::None)
-            .expect("no TLS")
+            .with_name("localhost")
+            .with_ssl(ssl)
+            .expect("TLS settings")
             .with_tcp_listener(listener);
         std::thread::spawn(move || {
             if let Err(e) = server.serve() {

@@ -4,6 +4,7 @@ use std::time::Duration;
 use lettre::message::header::ContentType;
 use lettre::message::{Mailbox, Message};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -31,6 +32,8 @@ pub struct SmtpSettings {
     pub username: Option<String>,
     pub password: Option<SecretString>,
     pub timeout: Duration,
+    /// PEM certificate of a private authority that signed the relay's certificate.
+    pub ca_file: Option<PathBuf>,
 }
 
 /// Where mail goes.
@@ -43,16 +46,12 @@ pub enum MailTransport {
 
 impl MailTransport {
     pub fn smtp(settings: &SmtpSettings) -> Result<Self, MailError> {
+        let plain = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host);
         let builder = match settings.security {
-            SmtpSecurity::None => {
-                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
-            }
-            SmtpSecurity::Starttls => {
-                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)
-                    .map_err(|e| MailError::Config(e.to_string()))?
-            }
-            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)
-                .map_err(|e| MailError::Config(e.to_string()))?,
+            SmtpSecurity::None => plain,
+            // STARTTLS is required, never opportunistic: no silent fallback to plain text.
+            SmtpSecurity::Starttls => plain.tls(Tls::Required(tls_parameters(settings)?)),
+            SmtpSecurity::Tls => plain.tls(Tls::Wrapper(tls_parameters(settings)?)),
         };
         let mut builder = builder.port(settings.port).timeout(Some(settings.timeout));
         if let Some(username) = &settings.username {
@@ -96,6 +95,25 @@ impl MailTransport {
             }
         }
     }
+}
+
+/// Certificate checks against the system's roots, plus the `ca_file` of a relay signed by a
+/// private authority.
+fn tls_parameters(settings: &SmtpSettings) -> Result<TlsParameters, MailError> {
+    // rustls needs one process-wide crypto provider; when more than one is compiled in (as
+    // in the test build), it cannot pick by itself. Ignored if one is installed already.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = TlsParameters::builder(settings.host.clone());
+    if let Some(path) = &settings.ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| MailError::Config(format!("read {}: {e}", path.display())))?;
+        let ca = Certificate::from_pem(&pem)
+            .map_err(|e| MailError::Config(format!("{}: {e}", path.display())))?;
+        builder = builder.add_root_certificate(ca);
+    }
+    builder
+        .build_rustls()
+        .map_err(|e| MailError::Config(e.to_string()))
 }
 
 fn build(from: &Mailbox, message: &OutboxMessage) -> Result<Message, MailError> {

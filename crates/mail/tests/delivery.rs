@@ -18,6 +18,7 @@ fn smtp_on(port: u16) -> MailTransport {
         username: None,
         password: None,
         timeout: Duration::from_secs(5),
+        ca_file: None,
     })
     .expect("transport")
 }
@@ -199,4 +200,63 @@ fn backoff_doubles_up_to_the_cap() {
     assert_eq!(backoff(base, cap, 5), Duration::from_secs(480));
     assert_eq!(backoff(base, cap, 30), cap);
     assert_eq!(backoff(base, cap, u32::MAX), cap);
+}
+
+/// A relay whose certificate a private authority signed (here: self-signed for `localhost`),
+/// trusted through `ca_file`; STARTTLS is required, so a relay without it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn starttls_delivers_with_a_private_authority_and_plain_relays_are_refused() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let cert_path = dir.path().join("cert.pem");
+    let key_path = dir.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).expect("write cert");
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).expect("write key");
+    let sink = SmtpSink::start_with_starttls(
+        cert_path.to_str().expect("utf-8"),
+        key_path.to_str().expect("utf-8"),
+    );
+    let settings = |port: u16, ca_file: Option<std::path::PathBuf>| SmtpSettings {
+        host: "localhost".into(),
+        port,
+        security: SmtpSecurity::Starttls,
+        username: None,
+        password: None,
+        timeout: Duration::from_secs(5),
+        ca_file,
+    };
+    enqueue(&db, 1);
+    let trusted =
+        MailTransport::smtp(&settings(sink.port(), Some(cert_path.clone()))).expect("transport");
+    let worker = OutboxWorker::new(db.clone(), trusted, fast_config());
+    worker.process_due().await.expect("pass");
+    assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
+
+    // Without trusting the certificate, or against a relay without STARTTLS, nothing is sent.
+    enqueue(&db, 1);
+    let untrusted = MailTransport::smtp(&settings(sink.port(), None)).expect("transport");
+    OutboxWorker::new(db.clone(), untrusted, fast_config())
+        .process_due()
+        .await
+        .expect("pass");
+    let plain = SmtpSink::start();
+    let to_plain =
+        MailTransport::smtp(&settings(plain.port(), Some(cert_path))).expect("transport");
+    OutboxWorker::new(db.clone(), to_plain, fast_config())
+        .process_due()
+        .await
+        .expect("pass");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.messages().len(), 1);
+    assert!(plain.messages().is_empty(), "mail went out in plain text");
+    let pending = outbox::list(
+        &mut db.get().expect("connection"),
+        Some(outbox::STATUS_PENDING),
+        10,
+    )
+    .expect("list");
+    assert_eq!(pending.len(), 1);
+    assert!(pending[0].last_error.is_some());
 }
