@@ -69,11 +69,8 @@ async fn sign_in_then_me() {
     assert_eq!(body["token_type"], "Bearer");
     assert_eq!(body["expires_in"], 600);
     let me: Value = app
-        .get_as(body["access_token"].as_str().expect("token"), "/api/v1/me")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(body["access_token"].as_str().expect("token"), "/api/v1/me")
+        .await;
     assert_eq!(me["email"], "Focal@Example.org");
     assert_eq!(me["role"], "focal_point");
     assert!(
@@ -381,11 +378,7 @@ async fn deactivation_role_change_and_logout_kill_tokens_at_once() {
     problem(app.get_as(&member_token, "/api/v1/me").await, 401).await;
     let (member_token, member_refresh) = app.tokens("member@example.org").await;
     assert_eq!(
-        app.get_as(&member_token, "/api/v1/me")
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")["role"],
+        app.get_json(&member_token, "/api/v1/me").await["role"],
         "coordinator"
     );
 
@@ -502,12 +495,7 @@ async fn a_coordinator_stays_inside_its_organization_and_role_ceiling() {
         422,
     )
     .await;
-    let listed: Value = app
-        .get_as(&token, "/api/v1/users")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json(&token, "/api/v1/users").await;
     let emails: Vec<&str> = listed
         .as_array()
         .expect("list")
@@ -636,12 +624,7 @@ async fn api_keys_carry_only_their_scopes_and_die_when_they_should() {
     problem(app.get_as(&search_key, "/api/v1/me").await, 401).await;
 
     // Revoked.
-    let listed: Value = app
-        .get_as(&token, "/api/v1/api-keys")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json(&token, "/api/v1/api-keys").await;
     assert_eq!(listed.as_array().expect("list").len(), 4);
     assert!(
         listed[0].get("secret").is_none(),
@@ -689,12 +672,7 @@ async fn admins_must_enrol_a_second_factor_before_anything_else() {
     let org = app.create_org("UNOCT", "secretariat");
     app.create_user(&org, "admin@example.org", "admin");
     let (token, _) = app.tokens("admin@example.org").await;
-    let me: Value = app
-        .get_as(&token, "/api/v1/me")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let me: Value = app.get_json(&token, "/api/v1/me").await;
     assert_eq!(me["mfa_satisfied"], false);
     problem(app.get_as(&token, "/api/v1/users").await, 403).await;
     // Until enrolled, not even its own credentials: only enrolment (and signing out).
@@ -1099,11 +1077,7 @@ async fn a_deactivated_invitee_cannot_use_the_invitation() {
         200
     );
     let accept = app
-        .post_json(
-            &format!("/api/v1/invitations/{invitation}/accept"),
-            None,
-            json!({ "password": "a sturdy lantern over quiet meadows" }),
-        )
+        .accept_invitation(&invitation, "a sturdy lantern over quiet meadows")
         .await;
     problem(accept, 404).await;
     problem(

@@ -97,11 +97,7 @@ async fn a_nomination_becomes_a_focal_point_who_signs_in() {
     assert_eq!(invitation.to, ["amina@oic.example"]);
     let token = support::link_token(invitation, "/invitations/");
     let accepted = app
-        .post_json(
-            &format!("/api/v1/invitations/{token}/accept"),
-            None,
-            json!({ "password": "a sturdy lantern over quiet meadows" }),
-        )
+        .accept_invitation(&token, "a sturdy lantern over quiet meadows")
         .await;
     assert_eq!(accepted.status(), 204);
     assert_eq!(scheduled(app), (1, 0));
@@ -112,33 +108,22 @@ async fn a_nomination_becomes_a_focal_point_who_signs_in() {
     assert_eq!(login.status(), 200);
     let focal: Value = login.json().await.expect("json");
     let me: Value = app
-        .get_as(focal["access_token"].as_str().expect("token"), "/api/v1/me")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(focal["access_token"].as_str().expect("token"), "/api/v1/me")
+        .await;
     assert_eq!(me["role"], "focal_point");
     assert_eq!(me["organization_id"], c.oic.as_str());
 
     let directory: Value = app
-        .get_as(
+        .get_json(
             &c.oic_coordinator,
             "/api/v1/focal-points?organization_kind=regional_organization",
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(directory.as_array().expect("list").len(), 1);
     assert_eq!(directory[0]["name"], "Amina Diallo");
     assert_eq!(directory[0]["organization_acronym"], "OIC");
     assert_eq!(directory[0]["kind"], "primary");
-    let stats: Value = app
-        .get_as(&c.oic_coordinator, "/api/v1/stats")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let stats: Value = app.get_json(&c.oic_coordinator, "/api/v1/stats").await;
     assert_eq!(stats["regional_organizations_with_focal_points"], 1);
     assert_eq!(stats["active_focal_points"], 1);
     assert_eq!(stats["pending_nominations"], 0);
@@ -306,18 +291,10 @@ async fn only_the_right_people_take_each_step() {
         200
     );
     let listed: Value = app
-        .get_as(&c.oic_coordinator, "/api/v1/nominations")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&c.oic_coordinator, "/api/v1/nominations")
+        .await;
     assert_eq!(listed.as_array().expect("list").len(), 3);
-    let listed: Value = app
-        .get_as(&au_coordinator, "/api/v1/nominations")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json(&au_coordinator, "/api/v1/nominations").await;
     assert!(listed.as_array().expect("list").is_empty());
 }
 
@@ -345,11 +322,7 @@ async fn seats_are_limited_and_a_new_primary_names_the_one_it_replaces() {
     );
     let (first_token, _) = app.tokens("first@oic.example").await;
     assert_eq!(
-        app.get_as(&first_token, "/api/v1/me")
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")["role"],
+        app.get_json(&first_token, "/api/v1/me").await["role"],
         "focal_point"
     );
 
@@ -394,24 +367,17 @@ async fn seats_are_limited_and_a_new_primary_names_the_one_it_replaces() {
     .expect("json");
     assert_eq!(approved["status"], "active");
     let first_now: Value = app
-        .get_as(
+        .get_json(
             &c.secretariat,
             &format!("/api/v1/nominations/{}", first["id"].as_str().expect("id")),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(first_now["status"], "revoked");
     // The replaced focal point is a member again, and their old token is dead.
     problem(app.get_as(&first_token, "/api/v1/me").await, 401).await;
     let (first_token, _) = app.tokens("first@oic.example").await;
     assert_eq!(
-        app.get_as(&first_token, "/api/v1/me")
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")["role"],
+        app.get_json(&first_token, "/api/v1/me").await["role"],
         "member"
     );
 
@@ -474,12 +440,7 @@ async fn concurrent_approvals_have_exactly_one_winner() {
         statuses.iter().all(|s| *s == 200 || *s == 409),
         "{statuses:?}"
     );
-    let invited: Value = app
-        .get_as(&c.oic_coordinator, "/api/v1/users")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let invited: Value = app.get_json(&c.oic_coordinator, "/api/v1/users").await;
     let race: Vec<&Value> = invited
         .as_array()
         .expect("users")
@@ -509,29 +470,14 @@ async fn a_term_that_ends_steps_the_focal_point_back_to_member() {
     assert_eq!(scheduled(app), (0, 1));
     assert_eq!(scheduled(app), (0, 0), "once");
     let now: Value = app
-        .get_as(&c.secretariat, &format!("/api/v1/nominations/{id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&c.secretariat, &format!("/api/v1/nominations/{id}"))
+        .await;
     assert_eq!(now["status"], "expired");
     app.auth.forget_all();
     problem(app.get_as(&token, "/api/v1/me").await, 401).await;
     let (token, _) = app.tokens("term@oic.example").await;
-    assert_eq!(
-        app.get_as(&token, "/api/v1/me")
-            .await
-            .json::<Value>()
-            .await
-            .expect("json")["role"],
-        "member"
-    );
-    let directory: Value = app
-        .get_as(&token, "/api/v1/focal-points")
-        .await
-        .json()
-        .await
-        .expect("json");
+    assert_eq!(app.get_json(&token, "/api/v1/me").await["role"], "member");
+    let directory: Value = app.get_json(&token, "/api/v1/focal-points").await;
     assert!(directory.as_array().expect("list").is_empty());
     let _ = PASSWORD;
 }
@@ -661,11 +607,8 @@ async fn lapsed_invitations_free_the_seat_and_revocation_cancels_them() {
     }
     assert_eq!(scheduled(app), (0, 1));
     let lapsed: Value = app
-        .get_as(&c.secretariat, &format!("/api/v1/nominations/{first_id}"))
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&c.secretariat, &format!("/api/v1/nominations/{first_id}"))
+        .await;
     assert_eq!(lapsed["status"], "expired");
     // The seat is free: a new primary needs no replacement.
     let second = nominate(app, &c.oic_coordinator, json!({ "nominee_name": "Later", "nominee_email": "later@oic.example", "position": "P", "kind": "primary" })).await;
@@ -706,12 +649,8 @@ async fn lapsed_invitations_free_the_seat_and_revocation_cancels_them() {
     };
     let token = support::link_token(&invitation, "/invitations/");
     problem(
-        app.post_json(
-            &format!("/api/v1/invitations/{token}/accept"),
-            None,
-            json!({ "password": "a sturdy lantern over quiet meadows" }),
-        )
-        .await,
+        app.accept_invitation(&token, "a sturdy lantern over quiet meadows")
+            .await,
         404,
     )
     .await;
@@ -736,11 +675,8 @@ async fn deactivating_a_focal_point_frees_the_seat_and_the_directory() {
         200
     );
     let directory: Value = app
-        .get_as(&c.oic_coordinator, "/api/v1/focal-points")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&c.oic_coordinator, "/api/v1/focal-points")
+        .await;
     assert_eq!(directory.as_array().expect("list").len(), 1);
     // Coordinators cannot make focal points by hand.
     problem(
@@ -764,23 +700,17 @@ async fn deactivating_a_focal_point_frees_the_seat_and_the_directory() {
         200
     );
     let directory: Value = app
-        .get_as(&c.oic_coordinator, "/api/v1/focal-points")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&c.oic_coordinator, "/api/v1/focal-points")
+        .await;
     assert!(directory.as_array().expect("list").is_empty());
     let now: Value = app
-        .get_as(
+        .get_json(
             &c.secretariat,
             &format!(
                 "/api/v1/nominations/{}",
                 nomination["id"].as_str().expect("id")
             ),
         )
-        .await
-        .json()
-        .await
-        .expect("json");
+        .await;
     assert_eq!(now["status"], "revoked");
 }

@@ -50,12 +50,7 @@ async fn the_secretariat_manages_organizations_everyone_lists_them() {
     app.create_user(&member_org, "coordinator@interpol.example", "coordinator");
     let (member, _) = app.tokens("member@interpol.example").await;
     let (coordinator, _) = app.tokens("coordinator@interpol.example").await;
-    let listed: Value = app
-        .get_as(&member, "/api/v1/organizations")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let listed: Value = app.get_json(&member, "/api/v1/organizations").await;
     let acronyms: Vec<&str> = listed
         .as_array()
         .expect("list")
@@ -64,11 +59,8 @@ async fn the_secretariat_manages_organizations_everyone_lists_them() {
         .collect();
     assert_eq!(acronyms, ["INTERPOL", "OIC", "UNOCT"]);
     let regional: Value = app
-        .get_as(&member, "/api/v1/organizations?kind=regional_organization")
-        .await
-        .json()
-        .await
-        .expect("json");
+        .get_json(&member, "/api/v1/organizations?kind=regional_organization")
+        .await;
     assert_eq!(regional.as_array().expect("list").len(), 1);
     problem(
         app.get_as(&member, "/api/v1/organizations?kind=club").await,
@@ -257,12 +249,7 @@ async fn groups_are_managed_by_the_secretariat_and_seen_by_their_members() {
     .await;
 
     // Members see their groups; others neither see nor learn of them.
-    let mine: Value = app
-        .get_as(&kz, "/api/v1/groups")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let mine: Value = app.get_json(&kz, "/api/v1/groups").await;
     assert_eq!(mine.as_array().expect("list").len(), 1);
     assert_eq!(
         app.get_as(&kz, &format!("/api/v1/groups/{id}"))
@@ -270,12 +257,7 @@ async fn groups_are_managed_by_the_secretariat_and_seen_by_their_members() {
             .status(),
         200
     );
-    let theirs: Value = app
-        .get_as(&fr, "/api/v1/groups")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let theirs: Value = app.get_json(&fr, "/api/v1/groups").await;
     assert!(theirs.as_array().expect("list").is_empty());
     problem(app.get_as(&fr, &format!("/api/v1/groups/{id}")).await, 404).await;
 
@@ -305,12 +287,7 @@ async fn groups_are_managed_by_the_secretariat_and_seen_by_their_members() {
     )
     .await;
 
-    let all: Value = app
-        .get_as(&secretariat, "/api/v1/groups")
-        .await
-        .json()
-        .await
-        .expect("json");
+    let all: Value = app.get_json(&secretariat, "/api/v1/groups").await;
     assert_eq!(all.as_array().expect("list").len(), 1);
     let deleted = app
         .client

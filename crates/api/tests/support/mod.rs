@@ -136,6 +136,20 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A GET with a bearer token, answered 200, as JSON.
+    pub async fn get_json(&self, token: &str, path: &str) -> serde_json::Value {
+        let response = self.get_as(token, path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// Accepts an invitation with a password.
+    pub async fn accept_invitation(&self, token: &str, password: &str) -> reqwest::Response {
+        let path = format!("/api/v1/invitations/{token}/accept");
+        self.post_json(&path, None, serde_json::json!({ "password": password }))
+            .await
+    }
+
     pub async fn post_json(
         &self,
         path: &str,
