@@ -212,3 +212,147 @@ diesel::table! {
 }
 
 diesel::allow_tables_to_appear_in_same_query!(item_access, group_members);
+
+diesel::table! {
+    items (id) {
+        id -> Text,
+        kind -> Text,
+        owner_org_id -> Text,
+        author_id -> Text,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        language -> Text,
+        doc_type -> Text,
+        tags -> Text,
+        tlp -> Text,
+        recipients -> Text,
+        version -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    item_tags (item_id, tag) {
+        item_id -> Text,
+        tag -> Text,
+    }
+}
+
+diesel::table! {
+    item_versions (version_id) {
+        version_id -> Text,
+        item_id -> Text,
+        version -> Integer,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+        language -> Text,
+        doc_type -> Text,
+        tags -> Text,
+        tlp -> Text,
+        recipients -> Text,
+        edited_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    idempotency_keys (user_id, idempotency_key) {
+        user_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        item_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        item_id -> Text,
+        filename -> Text,
+        content_type -> Text,
+        size_bytes -> BigInt,
+        sha256 -> Text,
+        uploaded_by -> Text,
+        created_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    subscriptions (id) {
+        id -> Text,
+        user_id -> Text,
+        target_type -> Text,
+        target_id -> Text,
+        delivery -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digest_entries (user_id, item_id) {
+        user_id -> Text,
+        item_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    digests_sent (user_id, period) {
+        user_id -> Text,
+        period -> Text,
+        sent_at -> Timestamp,
+    }
+}
+
+// SQLite only: FTS5 wants integer row ids (PostgreSQL keeps a tsvector column on items,
+// outside this schema because diesel has no tsvector type for both backends).
+diesel::table! {
+    item_search_map (seq) {
+        seq -> BigInt,
+        item_id -> Text,
+    }
+}
+
+diesel::table! {
+    item_search (rowid) {
+        rowid -> BigInt,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+    }
+}
+
+diesel::joinable!(item_tags -> items (item_id));
+diesel::joinable!(item_search_map -> items (item_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    items,
+    item_tags,
+    item_versions,
+    item_search_map,
+    item_search,
+    attachments,
+    subscriptions,
+    idempotency_keys,
+);
+diesel::allow_tables_to_appear_in_same_query!(items, item_access);
+diesel::allow_tables_to_appear_in_same_query!(items, organizations);
+diesel::allow_tables_to_appear_in_same_query!(items, users);
+diesel::allow_tables_to_appear_in_same_query!(items, group_members);
+diesel::allow_tables_to_appear_in_same_query!(item_tags, item_access);
+diesel::allow_tables_to_appear_in_same_query!(item_versions, item_access);
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, users);
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, item_access);
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, group_members);
+diesel::allow_tables_to_appear_in_same_query!(item_versions, group_members);
+diesel::allow_tables_to_appear_in_same_query!(users, item_access);
+diesel::allow_tables_to_appear_in_same_query!(users, group_members);
+diesel::allow_tables_to_appear_in_same_query!(organizations, item_access);
+diesel::allow_tables_to_appear_in_same_query!(subscriptions, organizations);
+diesel::allow_tables_to_appear_in_same_query!(item_tags, group_members);
