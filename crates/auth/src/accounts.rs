@@ -27,7 +27,7 @@ pub struct MailContext {
 }
 
 impl MailContext {
-    fn send(
+    pub fn send(
         &self,
         conn: &mut DbConnection,
         to: &str,
@@ -46,7 +46,7 @@ impl MailContext {
         Ok(())
     }
 
-    fn link(&self, path: &str) -> String {
+    pub fn link(&self, path: &str) -> String {
         format!("{}{path}", self.public_url.trim_end_matches('/'))
     }
 }

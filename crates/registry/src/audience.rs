@@ -18,7 +18,12 @@ use std::str::FromStr;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use compact_db::schema::{group_members, groups, item_access, organizations, users};
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::Bool;
+
+use compact_db::schema::{
+    group_members, groups, item_access, item_tags, item_versions, items, organizations, users,
+};
 use compact_db::{DbConnection, MultiBackend};
 
 use crate::RegistryError;
@@ -42,6 +47,17 @@ impl Tlp {
         Tlp::Red,
     ];
 
+    /// The marking as written on the item (TLP 2.0), e.g. `TLP:AMBER+STRICT`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Tlp::Clear => "TLP:CLEAR",
+            Tlp::Green => "TLP:GREEN",
+            Tlp::Amber => "TLP:AMBER",
+            Tlp::AmberStrict => "TLP:AMBER+STRICT",
+            Tlp::Red => "TLP:RED",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Tlp::Clear => "clear",
@@ -64,7 +80,8 @@ impl FromStr for Tlp {
 }
 
 /// Whom an item is addressed to, besides its owner.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Recipients {
     pub organizations: BTreeSet<String>,
     pub groups: BTreeSet<String>,
@@ -219,6 +236,60 @@ pub fn check_recipients(
     Ok(())
 }
 
+/// Whether `new` lets in anyone `old` did not: each new grant must be covered by an old
+/// one (a user by their organization, an organization by a group it belongs to). Groups
+/// are only covered by themselves or by everyone, which may call a harmless change a
+/// widening — erring on the side of the audit log.
+pub fn widens(
+    conn: &mut DbConnection,
+    old: &BTreeSet<Grant>,
+    new: &BTreeSet<Grant>,
+) -> Result<bool, RegistryError> {
+    let everyone = old.contains(&Grant::Public);
+    let all_users = everyone || old.contains(&Grant::Platform);
+    let old_groups: Vec<&String> = old
+        .iter()
+        .filter_map(|g| match g {
+            Grant::Group(id) => Some(id),
+            _ => None,
+        })
+        .collect();
+    let org_covered = |conn: &mut DbConnection, org: &str| -> Result<bool, RegistryError> {
+        if old.contains(&Grant::Organization(org.to_owned())) {
+            return Ok(true);
+        }
+        let in_old_group: i64 = group_members::table
+            .filter(group_members::organization_id.eq(org))
+            .filter(group_members::group_id.eq_any(old_groups.clone()))
+            .count()
+            .get_result(conn)?;
+        Ok(in_old_group > 0)
+    };
+    for grant in new.difference(old) {
+        let covered = match grant {
+            Grant::Public => everyone,
+            Grant::Platform | Grant::Group(_) => all_users,
+            Grant::Organization(org) => all_users || org_covered(conn, org)?,
+            Grant::User(user) => {
+                let org: Option<String> = users::table
+                    .find(user)
+                    .select(users::organization_id)
+                    .first(conn)
+                    .optional()?;
+                all_users
+                    || match org {
+                        Some(org) => org_covered(conn, &org)?,
+                        None => false,
+                    }
+            }
+        };
+        if !covered {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
 /// Replaces an item's grants (call in the item's write transaction).
 pub fn write_grants(
     conn: &mut DbConnection,
@@ -255,38 +326,125 @@ pub enum Viewer {
     User { user_id: String, org_id: String },
 }
 
-/// The ids of the items of `item_kind` that `viewer` may see, as a subquery for
-/// `items::id.eq_any(…)` in every read path. It is boxed for the multi-backend connection,
-/// so the query it goes into must be boxed too (`….into_boxed().filter(…)`).
-pub fn visible_items<'a>(
-    viewer: &'a Viewer,
-    item_kind: &'a str,
-) -> item_access::BoxedQuery<'a, MultiBackend, diesel::sql_types::Text> {
-    let query = item_access::table
-        .filter(item_access::item_kind.eq(item_kind))
-        .select(item_access::item_id)
-        .into_boxed();
-    match viewer {
-        Viewer::Anonymous => query.filter(item_access::grantee_type.eq("public")),
-        Viewer::User { user_id, org_id } => {
-            let my_groups = group_members::table
-                .filter(group_members::organization_id.eq(org_id.as_str()))
-                .select(group_members::group_id);
-            query.filter(
+/// The `item_access` rows that let a viewer see an item, as one query shape for every viewer
+/// (an anonymous viewer is one with no organization, no id and only the public grant). It
+/// stays unboxed: the multi-backend connection can only render subqueries it can type.
+macro_rules! visible_ids {
+    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{
+        let my_groups = group_members::table
+            .filter(group_members::organization_id.eq($org_id))
+            .select(group_members::group_id);
+        item_access::table
+            .filter(item_access::item_kind.eq_any($kinds))
+            .filter(
                 item_access::grantee_type
-                    .eq_any(["public", "platform"])
+                    .eq_any($broad)
                     .or(item_access::grantee_type
                         .eq("organization")
-                        .and(item_access::grantee_id.eq(org_id.as_str())))
+                        .and(item_access::grantee_id.eq($org_id)))
                     .or(item_access::grantee_type
                         .eq("user")
-                        .and(item_access::grantee_id.eq(user_id.as_str())))
+                        .and(item_access::grantee_id.eq($user_id)))
                     .or(item_access::grantee_type
                         .eq("group")
                         .and(item_access::grantee_id.eq_any(my_groups))),
             )
+            .select(item_access::item_id)
+    }};
+}
+
+impl Viewer {
+    /// Grants everyone with this viewer's standing gets, and the viewer's ids ("" for none).
+    fn parts(&self) -> (Vec<&'static str>, &str, &str) {
+        match self {
+            Viewer::Anonymous => (vec!["public"], "", ""),
+            Viewer::User { user_id, org_id } => (vec!["public", "platform"], user_id, org_id),
         }
     }
+}
+
+/// Defines a function giving the condition "the item is one `viewer` may see" for a query
+/// source that holds `items` (the multi-backend connection needs a concrete type for each).
+macro_rules! visible_items_fn {
+    ($(#[$doc:meta])* $name:ident, $source:ty) => {
+        $(#[$doc])*
+        pub fn $name<'a>(
+            viewer: &'a Viewer,
+            item_kinds: &'a [&'a str],
+        ) -> Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> {
+            let (broad, user_id, org_id) = viewer.parts();
+            Box::new(items::id.eq_any(visible_ids!(broad, user_id, org_id, item_kinds)))
+        }
+    };
+}
+
+visible_items_fn!(
+    /// Condition on `items`: the item is one `viewer` may see. Every read path of items puts
+    /// this in its WHERE clause, so counts and pages only ever cover what the viewer may see.
+    visible_items,
+    items::table
+);
+visible_items_fn!(
+    /// [`visible_items`] for `item_tags` joined to `items` (tag facets).
+    visible_tagged_items,
+    diesel::dsl::InnerJoinQuerySource<item_tags::table, items::table>
+);
+
+/// Condition on `item_versions`: the viewer was in the audience of that version.
+pub fn visible_versions<'a>(
+    viewer: &'a Viewer,
+) -> Box<dyn BoxableExpression<item_versions::table, MultiBackend, SqlType = Bool> + 'a> {
+    let (broad, user_id, org_id) = viewer.parts();
+    Box::new(item_versions::version_id.eq_any(visible_ids!(broad, user_id, org_id, ["version"])))
+}
+
+/// Condition on `users`: the user is active, in an active organization, and may see the
+/// item — the item's side of [`visible_items`], for notifications.
+pub fn item_audience<'a>(
+    item_kind: &'a str,
+    item_id: &'a str,
+) -> Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool> + 'a> {
+    let grants = |grantee_type: &'static str| {
+        item_access::table
+            .filter(item_access::item_kind.eq(item_kind))
+            .filter(item_access::item_id.eq(item_id))
+            .filter(item_access::grantee_type.eq(grantee_type))
+            .select(item_access::grantee_id)
+    };
+    let everyone = item_access::table
+        .filter(item_access::item_kind.eq(item_kind))
+        .filter(item_access::item_id.eq(item_id))
+        .filter(item_access::grantee_type.eq_any(["public", "platform"]))
+        .select(item_access::item_id);
+    let group_orgs = group_members::table
+        .filter(group_members::group_id.eq_any(grants("group")))
+        .select(group_members::organization_id);
+    let active_orgs = organizations::table
+        .filter(organizations::status.eq("active"))
+        .select(organizations::id);
+    Box::new(
+        users::status
+            .eq("active")
+            .and(users::organization_id.eq_any(active_orgs))
+            .and(
+                diesel::dsl::exists(everyone)
+                    .or(users::organization_id.eq_any(grants("organization")))
+                    .or(users::organization_id.eq_any(group_orgs))
+                    .or(users::id.eq_any(grants("user"))),
+            ),
+    )
+}
+
+/// The ids of all items of the `item_kinds` that `viewer` may see.
+pub fn visible_item_ids(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    item_kinds: &[&str],
+) -> Result<Vec<String>, RegistryError> {
+    let (broad, user_id, org_id) = viewer.parts();
+    Ok(visible_ids!(broad, user_id, org_id, item_kinds)
+        .distinct()
+        .load(conn)?)
 }
 
 /// Whether `viewer` may see one item.
@@ -296,7 +454,8 @@ pub fn can_see(
     item_kind: &str,
     item_id: &str,
 ) -> Result<bool, RegistryError> {
-    let hit: Option<String> = visible_items(viewer, item_kind)
+    let (broad, user_id, org_id) = viewer.parts();
+    let hit: Option<String> = visible_ids!(broad, user_id, org_id, [item_kind])
         .filter(item_access::item_id.eq(item_id))
         .first(conn)
         .optional()?;

@@ -11,6 +11,9 @@ pub enum RegistryError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An edit based on a version that is no longer current (a stale `If-Match`).
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     #[error(transparent)]

@@ -6,8 +6,11 @@ pub mod demo;
 pub mod directory;
 pub mod error;
 pub mod groups;
+pub mod items;
 pub mod nominations;
 pub mod organizations;
+pub mod search;
+pub mod subscriptions;
 mod validate;
 
 pub use error::RegistryError;

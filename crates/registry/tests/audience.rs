@@ -173,8 +173,7 @@ proptest! {
                     None => Viewer::Anonymous,
                     Some(u) => Viewer::User { user_id: user_id(u), org_id: orgs[world.users[u]].clone() },
                 };
-                let seen: BTreeSet<String> = audience::visible_items(&as_viewer, "document")
-                    .load::<String>(&mut conn)
+                let seen: BTreeSet<String> = audience::visible_item_ids(&mut conn, &as_viewer, &["document"])
                     .expect("visible")
                     .into_iter()
                     .filter(|id| id.starts_with(&format!("item-{run}-")))

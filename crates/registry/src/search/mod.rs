@@ -1,0 +1,520 @@
+//! Search over the items a caller may see (DESIGN §4): web-search syntax, filters, sort by
+//! relevance or newest, highlighted snippets, exact totals and facet counts, cursor pages.
+//!
+//! Every query — page, total, each facet — is one boxed diesel query of `items` with the
+//! audience subquery and the filters in its WHERE clause, so nothing outside the audience is
+//! ever counted. Only the text condition and the rank differ by backend:
+//! - PostgreSQL: the row's tsvector (built by a trigger with its language's configuration)
+//!   against `websearch_to_tsquery` in that same configuration; `ts_rank` for relevance.
+//! - SQLite: FTS5 over text analysed in Rust (Snowball stems per language); the query's
+//!   words match their stems in any language; `bm25` for relevance.
+
+pub mod index;
+pub mod query;
+pub mod snippet;
+pub mod text;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{count_star, sql};
+use diesel::expression::BoxableExpression;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Double, Text};
+
+use compact_auth::Principal;
+use compact_db::schema::{item_access, item_tags, items};
+use compact_db::{DbConnection, MultiBackend};
+
+use crate::RegistryError;
+use crate::audience::{self, Tlp, Viewer};
+use crate::items::{Item, ItemKind, ItemRow, MAX_PAGE, viewer_of};
+use query::TextQuery;
+use text::Language;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    /// Best match first (the default when there is a query).
+    #[default]
+    Relevance,
+    Newest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    pub kind: Option<ItemKind>,
+    pub doc_type: Option<String>,
+    pub organization: Option<String>,
+    pub group: Option<String>,
+    pub tag: Option<String>,
+    pub tlp: Option<Tlp>,
+    pub language: Option<Language>,
+    /// Created at or after.
+    pub from: Option<NaiveDateTime>,
+    /// Created before.
+    pub to: Option<NaiveDateTime>,
+}
+
+/// Where the next page starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cursor {
+    Newest {
+        created_at: NaiveDateTime,
+        id: String,
+    },
+    Relevance {
+        score: f64,
+        id: String,
+    },
+}
+
+impl Cursor {
+    /// An opaque token for clients (URL-safe base64).
+    pub fn encode(&self) -> String {
+        use base64::Engine;
+        let raw = match self {
+            Cursor::Newest { created_at, id } => {
+                format!("n|{}|{id}", created_at.and_utc().timestamp_micros())
+            }
+            Cursor::Relevance { score, id } => format!("r|{:016x}|{id}", score.to_bits()),
+        };
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    }
+
+    /// Reads a token made by [`Cursor::encode`]; anything else is a 422.
+    pub fn decode(token: &str) -> Result<Cursor, RegistryError> {
+        use base64::Engine;
+        let invalid = || RegistryError::invalid("cursor", "not a cursor this API gave out");
+        if token.len() > 200 {
+            return Err(invalid());
+        }
+        let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .map_err(|_| invalid())?;
+        let raw = String::from_utf8(raw).map_err(|_| invalid())?;
+        let mut parts = raw.splitn(3, '|');
+        let (Some(tag), Some(position), Some(id)) = (parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        if id.is_empty()
+            || id.len() > 64
+            || !id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
+            return Err(invalid());
+        }
+        let id = id.to_owned();
+        match tag {
+            "n" => {
+                let micros: i64 = position.parse().map_err(|_| invalid())?;
+                let created_at = chrono::DateTime::from_timestamp_micros(micros)
+                    .ok_or_else(invalid)?
+                    .naive_utc();
+                Ok(Cursor::Newest { created_at, id })
+            }
+            "r" => {
+                let bits = u64::from_str_radix(position, 16).map_err(|_| invalid())?;
+                let score = f64::from_bits(bits);
+                if !score.is_finite() {
+                    return Err(invalid());
+                }
+                Ok(Cursor::Relevance { score, id })
+            }
+            _ => Err(invalid()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    /// None lists everything that passes the filters, newest first.
+    pub text: Option<TextQuery>,
+    pub filters: Filters,
+    pub sort: Sort,
+    pub after: Option<Cursor>,
+    pub limit: i64,
+}
+
+pub struct Hit {
+    pub item: Item,
+    /// Higher is better; None when sorted by date.
+    pub score: Option<f64>,
+    /// HTML-escaped text around the first match, matches in `<mark>`.
+    pub snippet: String,
+}
+
+/// How many visible matches have each value of a field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facets {
+    pub kind: Vec<(String, i64)>,
+    pub doc_type: Vec<(String, i64)>,
+    pub organization: Vec<(String, i64)>,
+    pub tlp: Vec<(String, i64)>,
+    pub language: Vec<(String, i64)>,
+    pub tag: Vec<(String, i64)>,
+}
+
+pub struct Results {
+    pub hits: Vec<Hit>,
+    pub total: i64,
+    pub facets: Facets,
+    pub next: Option<Cursor>,
+}
+
+/// At most this many tag values are counted (the most frequent).
+pub const MAX_TAG_FACETS: i64 = 50;
+
+type BoxedCondition<QS> = Box<dyn BoxableExpression<QS, MultiBackend, SqlType = Bool>>;
+type BoxedScore = Box<dyn BoxableExpression<items::table, MultiBackend, SqlType = Double>>;
+type ItemQuery<'a> = items::BoxedQuery<'a, MultiBackend>;
+
+const PG_CONFIGS: [(&str, &str); 5] = [
+    ("ar", "arabic"),
+    ("en", "english"),
+    ("fr", "french"),
+    ("ru", "russian"),
+    ("es", "spanish"),
+];
+
+/// The text condition: PostgreSQL asks each language's rows in their own configuration (one
+/// GIN-indexed branch per language); SQLite asks FTS5.
+fn text_condition<QS: 'static>(conn: &DbConnection, q: &TextQuery) -> BoxedCondition<QS> {
+    match conn {
+        DbConnection::Pg(_) => {
+            let websearch = q.to_websearch();
+            let mut condition: BoxedCondition<QS> = Box::new(
+                sql::<Bool>(
+                    "(items.language IN ('zh', 'other') AND items.search_vector @@ websearch_to_tsquery('simple', ",
+                )
+                .bind::<Text, _>(websearch.clone())
+                .sql("))"),
+            );
+            for (lang, config) in PG_CONFIGS {
+                let branch = sql::<Bool>(&format!(
+                    "(items.language = '{lang}' AND items.search_vector @@ websearch_to_tsquery('{config}', "
+                ))
+                .bind::<Text, _>(websearch.clone())
+                .sql("))");
+                condition = Box::new(condition.or(branch));
+            }
+            condition
+        }
+        DbConnection::Sqlite(_) => Box::new(
+            sql::<Bool>(
+                "items.id IN (SELECT m.item_id FROM item_search_map m JOIN item_search ON item_search.rowid = m.seq WHERE item_search MATCH ",
+            )
+            .bind::<Text, _>(q.to_fts5())
+            .sql(")"),
+        ),
+    }
+}
+
+/// The relevance of a matching row, higher is better. Title weighs most, then summary and
+/// tags, then body.
+fn score(conn: &DbConnection, q: &TextQuery) -> BoxedScore {
+    match conn {
+        DbConnection::Pg(_) => Box::new(
+            sql::<Double>(
+                "ts_rank(items.search_vector, websearch_to_tsquery(compact_ts_config(items.language), ",
+            )
+            .bind::<Text, _>(q.to_websearch())
+            .sql("))::float8"),
+        ),
+        DbConnection::Sqlite(_) => Box::new(
+            sql::<Double>(
+                "(SELECT -bm25(item_search, 10.0, 4.0, 1.0) FROM item_search WHERE item_search MATCH ",
+            )
+            .bind::<Text, _>(q.to_fts5())
+            .sql(" AND item_search.rowid = (SELECT seq FROM item_search_map WHERE item_id = items.id))"),
+        ),
+    }
+}
+
+const KINDS: [&str; 2] = ["document", "update"];
+
+/// The item's JSON tag list holds `tag` (tags are checked to letters, digits, `-` and `_`).
+fn tag_listed<QS: 'static>(conn: &DbConnection, tag: &str) -> BoxedCondition<QS> {
+    let function = match conn {
+        DbConnection::Pg(_) => "strpos",
+        DbConnection::Sqlite(_) => "instr",
+    };
+    Box::new(
+        sql::<Bool>(&format!("{function}(items.tags, "))
+            .bind::<Text, _>(format!("\"{tag}\""))
+            .sql(") > 0"),
+    )
+}
+
+/// Narrows a boxed query that holds `items` to the visible, matching items: the WHERE
+/// clause shared by the page, the total and the facets. A macro, because the
+/// multi-backend connection needs each query source's conditions typed for it.
+macro_rules! narrowed {
+    ($query:expr, $visible:path, $conn:expr, $viewer:expr, $request:expr) => {{
+        let f = &$request.filters;
+        let mut query = $query
+            .filter(items::deleted_at.is_null())
+            .filter($visible($viewer, &KINDS));
+        if let Some(kind) = f.kind {
+            query = query.filter(items::kind.eq(kind.as_str()));
+        }
+        if let Some(doc_type) = &f.doc_type {
+            query = query.filter(items::doc_type.eq(doc_type.as_str()));
+        }
+        if let Some(org) = &f.organization {
+            query = query.filter(items::owner_org_id.eq(org.as_str()));
+        }
+        if let Some(group) = &f.group {
+            let addressed = item_access::table
+                .filter(item_access::item_kind.eq_any(KINDS))
+                .filter(item_access::grantee_type.eq("group"))
+                .filter(item_access::grantee_id.eq(group.as_str()))
+                .select(item_access::item_id);
+            query = query.filter(items::id.eq_any(addressed));
+        }
+        if let Some(tlp) = f.tlp {
+            query = query.filter(items::tlp.eq(tlp.as_str()));
+        }
+        if let Some(language) = f.language {
+            query = query.filter(items::language.eq(language.as_str()));
+        }
+        if let Some(from) = f.from {
+            query = query.filter(items::created_at.ge(from));
+        }
+        if let Some(to) = f.to {
+            query = query.filter(items::created_at.lt(to));
+        }
+        if let Some(q) = &$request.text {
+            query = query.filter(text_condition($conn, q));
+        }
+        query
+    }};
+}
+
+/// The visible, matching items.
+fn matching<'a>(
+    conn: &DbConnection,
+    viewer: &'a Viewer,
+    request: &'a SearchRequest,
+) -> ItemQuery<'a> {
+    let query = narrowed!(
+        items::table.into_boxed::<MultiBackend>(),
+        audience::visible_items,
+        conn,
+        viewer,
+        request
+    );
+    match &request.filters.tag {
+        Some(tag) => {
+            let tagged = item_tags::table
+                .filter(item_tags::tag.eq(tag.clone()))
+                .select(item_tags::item_id);
+            query.filter(items::id.eq_any(tagged))
+        }
+        None => query,
+    }
+}
+
+/// Runs a search as `principal`, who needs the `search` permission.
+pub fn search(
+    conn: &mut DbConnection,
+    principal: &Principal,
+    request: &SearchRequest,
+) -> Result<Results, RegistryError> {
+    principal.require(compact_auth::Permission::Search)?;
+    let viewer = viewer_of(principal);
+    let (hits, next) = page(conn, &viewer, request)?;
+    let total = matching(conn, &viewer, request).count().get_result(conn)?;
+    let facets = facets(conn, &viewer, request)?;
+    Ok(Results {
+        hits,
+        total,
+        facets,
+        next,
+    })
+}
+
+/// One page of hits, without totals or facets (exports page through these).
+pub fn page(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    request: &SearchRequest,
+) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
+    let limit = request.limit.clamp(1, MAX_PAGE);
+    let mut query = matching(conn, viewer, request);
+    let ranked = match (&request.text, request.sort) {
+        (Some(q), Sort::Relevance) => Some(q),
+        _ => None,
+    };
+    let rows: Vec<(ItemRow, Option<f64>)> = if let Some(q) = ranked {
+        match &request.after {
+            Some(Cursor::Relevance { score: s, id }) => {
+                query = query.filter(
+                    score(conn, q)
+                        .lt(*s)
+                        .or(score(conn, q).eq(*s).and(items::id.gt(id.clone()))),
+                );
+            }
+            Some(Cursor::Newest { .. }) => {
+                return Err(RegistryError::invalid(
+                    "cursor",
+                    "this cursor belongs to a search sorted by date",
+                ));
+            }
+            None => {}
+        }
+        let rows: Vec<(ItemRow, f64)> = query
+            .order((score(conn, q).desc(), items::id.asc()))
+            .limit(limit + 1)
+            .select((ItemRow::as_select(), score(conn, q)))
+            .load(conn)?;
+        rows.into_iter().map(|(r, s)| (r, Some(s))).collect()
+    } else {
+        match &request.after {
+            Some(Cursor::Newest { created_at, id }) => {
+                query = query.filter(
+                    items::created_at.lt(*created_at).or(items::created_at
+                        .eq(*created_at)
+                        .and(items::id.lt(id.clone()))),
+                );
+            }
+            Some(Cursor::Relevance { .. }) => {
+                return Err(RegistryError::invalid(
+                    "cursor",
+                    "this cursor belongs to a search sorted by relevance",
+                ));
+            }
+            None => {}
+        }
+        let rows: Vec<ItemRow> = query
+            .order((items::created_at.desc(), items::id.desc()))
+            .limit(limit + 1)
+            .select(ItemRow::as_select())
+            .load(conn)?;
+        rows.into_iter().map(|r| (r, None)).collect()
+    };
+    let more = rows.len() as i64 > limit;
+    let hits: Vec<Hit> = rows
+        .into_iter()
+        .take(limit as usize)
+        .map(|(row, score)| {
+            let item = Item::from_row(row);
+            let snippet = snippet_of(&item, request.text.as_ref());
+            Hit {
+                item,
+                score,
+                snippet,
+            }
+        })
+        .collect();
+    let next = if more {
+        hits.last().map(|h| match h.score {
+            Some(score) => Cursor::Relevance {
+                score,
+                id: h.item.row.id.clone(),
+            },
+            None => Cursor::Newest {
+                created_at: h.item.row.created_at,
+                id: h.item.row.id.clone(),
+            },
+        })
+    } else {
+        None
+    };
+    Ok((hits, next))
+}
+
+fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
+    let fallback = if item.row.summary.is_empty() {
+        &item.row.body
+    } else {
+        &item.row.summary
+    };
+    let Some(q) = text else {
+        return snippet::opening(fallback);
+    };
+    let language = item.language();
+    let terms = q.highlight_terms(language);
+    [&item.row.body, &item.row.summary, &item.row.title]
+        .into_iter()
+        .find_map(|t| snippet::snippet(t, language, &terms))
+        .unwrap_or_else(|| snippet::opening(fallback))
+}
+
+fn facets(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    request: &SearchRequest,
+) -> Result<Facets, RegistryError> {
+    macro_rules! count_by {
+        ($column:expr) => {{
+            let query = items::table
+                .group_by($column)
+                .select(($column, count_star()))
+                .into_boxed::<MultiBackend>();
+            let mut query = narrowed!(query, audience::visible_items, conn, viewer, request);
+            if let Some(tag) = &request.filters.tag {
+                let tagged = item_tags::table
+                    .filter(item_tags::tag.eq(tag.clone()))
+                    .select(item_tags::item_id);
+                query = query.filter(items::id.eq_any(tagged));
+            }
+            let mut counts: Vec<(String, i64)> = query.load(conn)?;
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            counts
+        }};
+    }
+    let kind = count_by!(items::kind);
+    let doc_type = count_by!(items::doc_type);
+    let organization = count_by!(items::owner_org_id);
+    let tlp = count_by!(items::tlp);
+    let language = count_by!(items::language);
+    let query = item_tags::table
+        .inner_join(items::table)
+        .group_by(item_tags::tag)
+        .select((item_tags::tag, count_star()))
+        .order((count_star().desc(), item_tags::tag.asc()))
+        .limit(MAX_TAG_FACETS)
+        .into_boxed::<MultiBackend>();
+    let mut query = narrowed!(query, audience::visible_tagged_items, conn, viewer, request);
+    if let Some(wanted) = &request.filters.tag {
+        // The items must carry the wanted tag; item_tags is already the joined table here,
+        // so ask the item's own tag list (a JSON array of checked tags, quoted exactly).
+        query = query.filter(tag_listed(conn, wanted));
+    }
+    let mut tag: Vec<(String, i64)> = query.load(conn)?;
+    tag.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(Facets {
+        kind,
+        doc_type,
+        organization,
+        tlp,
+        language,
+        tag,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_garbage_is_refused() {
+        let newest = Cursor::Newest {
+            created_at: chrono::DateTime::from_timestamp_micros(1_790_000_000_123_456)
+                .expect("test value")
+                .naive_utc(),
+            id: "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b".into(),
+        };
+        let ranked = Cursor::Relevance {
+            score: 0.123_456_789,
+            id: "abc".into(),
+        };
+        for cursor in [newest, ranked] {
+            assert_eq!(
+                Cursor::decode(&cursor.encode()).expect("test value"),
+                cursor
+            );
+        }
+        for bad in ["", "!!", "bnx8eA", "cnxOYU58YQ", &"A".repeat(500)] {
+            assert!(Cursor::decode(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Highlighted snippets, made for the few items of a result page only: the part of a text
+//! around its first matching word, HTML-escaped, with matches wrapped in `<mark>`.
+
+use std::collections::BTreeSet;
+
+use crate::search::text::{Language, stem, tokens};
+
+/// About this many characters of context are kept around the first match.
+const CONTEXT_BEFORE: usize = 60;
+const SNIPPET_CHARS: usize = 240;
+
+/// The snippet of `text`, or None when no word of it matches `terms` (the words and stems
+/// of [`super::query::TextQuery::highlight_terms`]).
+pub fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<String> {
+    let hits: Vec<(usize, usize)> = tokens(text)
+        .into_iter()
+        .filter(|t| terms.contains(&t.word) || terms.contains(&stem(&t.word, language)))
+        .map(|t| (t.start, t.end))
+        .collect();
+    let first = hits.first()?.0;
+    let start = char_boundary_back(text, first, CONTEXT_BEFORE);
+    let end = char_boundary_forward(text, start, SNIPPET_CHARS);
+    let mut out = String::new();
+    if start > 0 {
+        out.push('…');
+    }
+    let mut at = start;
+    for &(s, e) in hits.iter().filter(|(s, e)| *s >= start && *e <= end) {
+        escape_into(&mut out, &text[at..s]);
+        out.push_str("<mark>");
+        escape_into(&mut out, &text[s..e]);
+        out.push_str("</mark>");
+        at = e;
+    }
+    escape_into(&mut out, &text[at..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    Some(out)
+}
+
+/// The opening of a text, escaped, when it has no match to show.
+pub fn opening(text: &str) -> String {
+    let end = char_boundary_forward(text, 0, SNIPPET_CHARS);
+    let mut out = String::new();
+    escape_into(&mut out, &text[..end]);
+    if end < text.len() {
+        out.push('…');
+    }
+    out
+}
+
+fn char_boundary_back(text: &str, from: usize, chars: usize) -> usize {
+    text[..from]
+        .char_indices()
+        .rev()
+        .nth(chars.saturating_sub(1))
+        .map_or(0, |(i, _)| i)
+}
+
+fn char_boundary_forward(text: &str, from: usize, chars: usize) -> usize {
+    text[from..]
+        .char_indices()
+        .nth(chars)
+        .map_or(text.len(), |(i, _)| from + i)
+}
+
+fn escape_into(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            '\n' | '\r' | '\t' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search::query::TextQuery;
+
+    #[test]
+    fn marks_stemmed_matches_and_escapes_the_rest() {
+        let q = TextQuery::parse("terroristes").expect("test value");
+        let terms = q.highlight_terms(Language::Fr);
+        let s = snippet(
+            "<b>Lutte</b> contre le terrorisme & ses réseaux",
+            Language::Fr,
+            &terms,
+        )
+        .expect("test value");
+        assert_eq!(
+            s,
+            "&lt;b&gt;Lutte&lt;/b&gt; contre le <mark>terrorisme</mark> &amp; ses réseaux"
+        );
+    }
+
+    #[test]
+    fn long_texts_are_cut_around_the_first_match() {
+        let text = format!("{} needle {}", "word ".repeat(100), "tail ".repeat(100));
+        let terms = TextQuery::parse("needle")
+            .expect("test value")
+            .highlight_terms(Language::En);
+        let s = snippet(&text, Language::En, &terms).expect("test value");
+        assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
+        assert!(s.contains("<mark>needle</mark>"));
+        assert!(s.chars().count() < SNIPPET_CHARS + 40);
+    }
+
+    #[test]
+    fn no_match_no_snippet() {
+        let terms = TextQuery::parse("absent")
+            .expect("test value")
+            .highlight_terms(Language::En);
+        assert_eq!(snippet("nothing here", Language::En, &terms), None);
+    }
+}
