@@ -35,6 +35,24 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// The caller if a credential came with the request, for the public read routes: no
+/// credential is an anonymous reader (TLP:CLEAR only); a bad one is still a 401.
+pub struct MaybeAuthenticated(pub Option<Principal>);
+
+impl FromRequest for MaybeAuthenticated {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let headers = req.headers();
+        if !headers.contains_key(header::AUTHORIZATION) && !headers.contains_key("x-api-key") {
+            return Box::pin(async { Ok(MaybeAuthenticated(None)) });
+        }
+        let caller = Authenticated::from_request(req, payload);
+        Box::pin(async move { Ok(MaybeAuthenticated(Some(caller.await?.0))) })
+    }
+}
+
 fn credential(req: &HttpRequest) -> Option<String> {
     if let Some(value) = req
         .headers()

@@ -54,6 +54,12 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// An edit without `If-Match`.
+    #[error("precondition required")]
+    PreconditionRequired,
+    /// A stale `If-Match`.
+    #[error("precondition failed: {0}")]
+    PreconditionFailed(String),
     #[error("method not allowed")]
     MethodNotAllowed { allow: Vec<String> },
     #[error("unprocessable: {detail}")]
@@ -91,6 +97,12 @@ impl ApiError {
             ApiError::Forbidden(detail) => ("about:blank", Some(detail.clone()), vec![]),
             ApiError::NotFound => ("about:blank", Some("Nothing is here.".to_owned()), vec![]),
             ApiError::Conflict(detail) => ("about:blank", Some(detail.clone()), vec![]),
+            ApiError::PreconditionRequired => (
+                "about:blank",
+                Some("Send If-Match with the ETag of the version you are changing.".to_owned()),
+                vec![],
+            ),
+            ApiError::PreconditionFailed(detail) => ("about:blank", Some(detail.clone()), vec![]),
             ApiError::MethodNotAllowed { allow } => (
                 "about:blank",
                 Some(format!("This resource allows {}.", allow.join(", "))),
@@ -176,6 +188,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::Forbidden(detail) => ApiError::Forbidden(detail),
             RegistryError::NotFound => ApiError::NotFound,
             RegistryError::Conflict(detail) => ApiError::Conflict(detail),
+            RegistryError::PreconditionFailed(detail) => ApiError::PreconditionFailed(detail),
             RegistryError::Invalid { field, message } => ApiError::invalid_field(field, message),
             RegistryError::Auth(e) => e.into(),
             RegistryError::Db(e) => e.into(),
@@ -191,6 +204,8 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,

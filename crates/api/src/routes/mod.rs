@@ -2,10 +2,15 @@
 
 pub mod api_keys;
 pub mod auth;
+pub mod documents;
+pub mod items;
 pub mod me;
 pub mod nominations;
 pub mod ops;
 pub mod registry;
+pub mod search;
+pub mod subscriptions;
+pub mod updates;
 pub mod users;
 
 use actix_governor::governor::middleware::NoOpMiddleware;
@@ -72,7 +77,25 @@ pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) 
                 .service(nominations::withdraw)
                 .service(nominations::revoke)
                 .service(nominations::focal_points)
-                .service(nominations::stats),
+                .service(nominations::stats)
+                .service(documents::create)
+                .service(documents::list)
+                .service(documents::get)
+                .service(documents::update)
+                .service(documents::delete)
+                .service(documents::add_recipients)
+                .service(documents::versions)
+                .service(updates::create)
+                .service(updates::feed)
+                .service(updates::get)
+                .service(updates::update)
+                .service(updates::delete)
+                .service(updates::add_recipients)
+                .service(search::search)
+                .service(search::export)
+                .service(subscriptions::list)
+                .service(subscriptions::create)
+                .service(subscriptions::delete),
         );
     }
 }

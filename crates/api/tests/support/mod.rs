@@ -292,6 +292,54 @@ impl TestApp {
         )
     }
 
+    /// A group of organizations, straight into the database.
+    pub fn create_group(&self, name: &str, members: &[&str]) -> String {
+        use compact_db::schema::{group_members as m, groups as g};
+        use diesel::prelude::*;
+        let group_id = uuid::Uuid::now_v7().to_string();
+        let at = compact_db::now();
+        let mut conn = self.db.get().expect("connection");
+        diesel::insert_into(g::table)
+            .values((
+                g::id.eq(&group_id),
+                g::name.eq(name),
+                g::name_normalized.eq(name.to_lowercase()),
+                g::kind.eq("working_group"),
+                g::description.eq(""),
+                g::created_at.eq(at),
+                g::updated_at.eq(at),
+            ))
+            .execute(&mut *conn)
+            .expect("insert group");
+        for org in members {
+            diesel::insert_into(m::table)
+                .values((
+                    m::group_id.eq(&group_id),
+                    m::organization_id.eq(*org),
+                    m::added_at.eq(at),
+                ))
+                .execute(&mut *conn)
+                .expect("insert member");
+        }
+        group_id
+    }
+
+    /// Shares a document and returns its JSON (asserting 201).
+    pub async fn share_document(&self, token: &str, body: serde_json::Value) -> serde_json::Value {
+        let response = self.post_json("/api/v1/documents", Some(token), body).await;
+        assert_eq!(response.status(), 201, "share document");
+        response.json().await.expect("json")
+    }
+
+    /// GET with an optional bearer token; returns the status.
+    pub async fn status_of(&self, token: Option<&str>, path: &str) -> u16 {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request").status().as_u16()
+    }
+
     /// Audit actions recorded so far, in order.
     pub fn audit_actions(&self) -> Vec<String> {
         use compact_db::schema::audit_events::dsl::*;

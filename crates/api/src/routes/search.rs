@@ -1,0 +1,361 @@
+//! Search and exports over the items the caller may see.
+
+use actix_web::http::header;
+use actix_web::web::Query;
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use compact_auth::Permission;
+use compact_registry::audience::Tlp;
+use compact_registry::items::{ItemKind, viewer_of};
+use compact_registry::search::query::TextQuery;
+use compact_registry::search::text::Language;
+use compact_registry::search::{self as engine, Cursor, Filters, Hit, SearchRequest, Sort};
+
+use crate::app::AppState;
+use crate::auth::Authenticated;
+use crate::error::{ApiError, Problem};
+use crate::routes::items::checked_limit;
+use crate::routes::registry::blocking;
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct SearchQuery {
+    /// Web-search syntax: words, `"a phrase"`, `-excluded`, `this or that`. Without it,
+    /// everything that passes the filters, newest first.
+    q: Option<String>,
+    /// `document` or `update`.
+    #[param(value_type = Option<String>)]
+    kind: Option<ItemKind>,
+    /// Document type, e.g. `assessment` (`update` for updates).
+    #[serde(rename = "type")]
+    doc_type: Option<String>,
+    /// Owner organization id.
+    organization: Option<String>,
+    /// Items addressed to this group.
+    group: Option<String>,
+    tag: Option<String>,
+    #[param(value_type = Option<String>)]
+    tlp: Option<Tlp>,
+    #[param(value_type = Option<String>)]
+    language: Option<Language>,
+    /// Created at or after (RFC 3339).
+    from: Option<DateTime<Utc>>,
+    /// Created before (RFC 3339).
+    to: Option<DateTime<Utc>>,
+    /// `relevance` (default with `q`) or `newest`.
+    sort: Option<String>,
+    cursor: Option<String>,
+    /// 1 to 100, default 20.
+    limit: Option<i64>,
+}
+
+fn request_of(query: SearchQuery, limit: i64) -> Result<SearchRequest, ApiError> {
+    let text = query.q.as_deref().map(TextQuery::parse).transpose()?;
+    let sort = match query.sort.as_deref() {
+        None | Some("relevance") if text.is_some() => Sort::Relevance,
+        None | Some("newest") => Sort::Newest,
+        Some("relevance") => {
+            return Err(ApiError::invalid_field(
+                "sort",
+                "sorting by relevance needs a query q",
+            ));
+        }
+        Some(_) => return Err(ApiError::invalid_field("sort", "relevance or newest")),
+    };
+    if let (Some(from), Some(to)) = (query.from, query.to)
+        && from >= to
+    {
+        return Err(ApiError::invalid_field("to", "must be after from"));
+    }
+    Ok(SearchRequest {
+        text,
+        filters: Filters {
+            kind: query.kind,
+            doc_type: query.doc_type,
+            organization: query.organization,
+            group: query.group,
+            tag: query.tag.map(|t| t.trim().to_lowercase()),
+            tlp: query.tlp,
+            language: query.language,
+            from: query.from.map(|t| t.naive_utc()),
+            to: query.to.map(|t| t.naive_utc()),
+        },
+        sort,
+        after: query.cursor.as_deref().map(Cursor::decode).transpose()?,
+        limit,
+    })
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HitView {
+    id: String,
+    kind: String,
+    #[serde(rename = "type")]
+    doc_type: String,
+    title: String,
+    summary: String,
+    language: String,
+    tags: Vec<String>,
+    tlp: String,
+    owner_organization_id: String,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+    /// Higher is better; absent when sorted by date.
+    score: Option<f64>,
+    /// HTML-escaped text around the first match, matches wrapped in `<mark>`.
+    snippet: String,
+}
+
+impl From<Hit> for HitView {
+    fn from(hit: Hit) -> Self {
+        let r = hit.item.row;
+        Self {
+            id: r.id,
+            kind: r.kind,
+            doc_type: r.doc_type,
+            title: r.title,
+            summary: r.summary,
+            language: r.language,
+            tags: hit.item.tags,
+            tlp: r.tlp,
+            owner_organization_id: r.owner_org_id,
+            created_at: r.created_at.and_utc(),
+            updated_at: r.updated_at.and_utc(),
+            score: hit.score,
+            snippet: hit.snippet,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct FacetCount {
+    value: String,
+    count: i64,
+}
+
+/// Counts of the matching items the caller may see, by field value.
+#[derive(Serialize, ToSchema)]
+pub struct FacetsView {
+    kind: Vec<FacetCount>,
+    #[serde(rename = "type")]
+    doc_type: Vec<FacetCount>,
+    organization: Vec<FacetCount>,
+    tlp: Vec<FacetCount>,
+    language: Vec<FacetCount>,
+    /// The 50 most frequent tags.
+    tag: Vec<FacetCount>,
+}
+
+fn counts(values: Vec<(String, i64)>) -> Vec<FacetCount> {
+    values
+        .into_iter()
+        .map(|(value, count)| FacetCount { value, count })
+        .collect()
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResults {
+    /// Every matching item the caller may see (exact).
+    total: i64,
+    hits: Vec<HitView>,
+    facets: FacetsView,
+    next_cursor: Option<String>,
+}
+
+/// Search the documents and updates the caller may see.
+#[utoipa::path(
+    tag = "search",
+    security(("bearer" = ["search"]), ("api_key" = ["search"])),
+    params(SearchQuery),
+    responses(
+        (status = 200, body = SearchResults),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/search")]
+pub async fn search(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    query: Query<SearchQuery>,
+) -> Result<web::Json<SearchResults>, ApiError> {
+    let query = query.into_inner();
+    let limit = checked_limit(query.limit)?;
+    let request = request_of(query, limit)?;
+    let results = blocking(&state, move |conn| {
+        engine::search(conn, &caller.0, &request)
+    })
+    .await?;
+    let f = results.facets;
+    Ok(web::Json(SearchResults {
+        total: results.total,
+        hits: results.hits.into_iter().map(HitView::from).collect(),
+        facets: FacetsView {
+            kind: counts(f.kind),
+            doc_type: counts(f.doc_type),
+            organization: counts(f.organization),
+            tlp: counts(f.tlp),
+            language: counts(f.language),
+            tag: counts(f.tag),
+        },
+        next_cursor: results.next.map(|c| c.encode()),
+    }))
+}
+
+/// At most this many rows go into one export.
+pub const MAX_EXPORT_ROWS: usize = 10_000;
+
+#[derive(Deserialize, IntoParams)]
+pub struct ExportFormat {
+    /// `jsonl` (JSON Lines) or `csv`.
+    format: String,
+}
+
+/// The caller's search results as a file: JSON Lines or CSV, at most 10,000 rows, in the
+/// order of the search. Takes the parameters of `/search` (without `cursor` and `limit`).
+#[utoipa::path(
+    tag = "search",
+    security(("bearer" = ["search"]), ("api_key" = ["search"])),
+    params(ExportFormat, SearchQuery),
+    responses(
+        (status = 200, description = "The rows, as JSON Lines or CSV", content(
+            (String = "application/x-ndjson"),
+            (String = "text/csv"),
+        )),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/search/export")]
+pub async fn export(
+    state: web::Data<AppState>,
+    caller: Authenticated,
+    format: Query<ExportFormat>,
+    query: actix_web::HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let csv = match format.format.as_str() {
+        "csv" => true,
+        "jsonl" => false,
+        _ => return Err(ApiError::invalid_field("format", "jsonl or csv")),
+    };
+    // The search parameters are the query string without `format`.
+    let rest = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(
+            url::form_urlencoded::parse(query.query_string().as_bytes())
+                .filter(|(k, _)| k != "format"),
+        )
+        .finish();
+    let search_query = Query::<SearchQuery>::from_query(&rest)
+        .map_err(|e| ApiError::invalid_field("query", e.to_string()))?
+        .into_inner();
+    if search_query.cursor.is_some() || search_query.limit.is_some() {
+        return Err(ApiError::invalid_field(
+            "cursor",
+            "exports take neither cursor nor limit",
+        ));
+    }
+    caller.0.require(Permission::Search)?;
+    let mut request = request_of(search_query, compact_registry::items::MAX_PAGE)?;
+    let principal = caller.0;
+    let hits = blocking(&state, move |conn| {
+        let viewer = viewer_of(&principal);
+        let mut all = Vec::new();
+        loop {
+            let (hits, next) = engine::page(conn, &viewer, &request)?;
+            all.extend(hits);
+            match next {
+                Some(cursor) if all.len() < MAX_EXPORT_ROWS => request.after = Some(cursor),
+                _ => break,
+            }
+        }
+        all.truncate(MAX_EXPORT_ROWS);
+        Ok(all)
+    })
+    .await?;
+    let rows: Vec<HitView> = hits.into_iter().map(HitView::from).collect();
+    let (content_type, filename, body) = if csv {
+        (
+            "text/csv; charset=utf-8",
+            "compact-search.csv",
+            to_csv(&rows),
+        )
+    } else {
+        let mut body = String::new();
+        for row in &rows {
+            body.push_str(&serde_json::to_string(row).unwrap_or_default());
+            body.push('\n');
+        }
+        ("application/x-ndjson", "compact-search.jsonl", body)
+    };
+    Ok(HttpResponse::Ok()
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{filename}\""),
+        ))
+        .body(body))
+}
+
+const CSV_COLUMNS: [&str; 11] = [
+    "id",
+    "kind",
+    "type",
+    "title",
+    "summary",
+    "language",
+    "tags",
+    "tlp",
+    "owner_organization_id",
+    "created_at",
+    "updated_at",
+];
+
+fn to_csv(rows: &[HitView]) -> String {
+    let mut out = CSV_COLUMNS.join(",");
+    out.push_str("\r\n");
+    for r in rows {
+        let fields = [
+            r.id.clone(),
+            r.kind.clone(),
+            r.doc_type.clone(),
+            r.title.clone(),
+            r.summary.clone(),
+            r.language.clone(),
+            r.tags.join(" "),
+            r.tlp.clone(),
+            r.owner_organization_id.clone(),
+            r.created_at.to_rfc3339(),
+            r.updated_at.to_rfc3339(),
+        ];
+        let fields: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&fields.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV field (RFC 4180), defused for spreadsheets: a leading `=`, `+`, `-`, `@`, tab or
+/// carriage return would make the cell a formula, so such fields get a leading `'`.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::csv_field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_defused() {
+        assert_eq!(csv_field("plain"), "\"plain\"");
+        assert_eq!(csv_field("say \"hi\", ok"), "\"say \"\"hi\"\", ok\"");
+        assert_eq!(csv_field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+    }
+}

@@ -1,0 +1,602 @@
+//! Documents and updates over HTTP (DESIGN §4): audiences, edits with If-Match, versions,
+//! idempotent creation, deletion, the feed.
+
+mod support;
+
+use serde_json::{Value, json};
+use support::{TestApp, problem};
+
+/// Owner UNODC, recipient INTERPOL, group member OSCE, outsider FATF.
+struct World {
+    app: TestApp,
+    unodc: String,
+    interpol: String,
+    group: String,
+    author: String,
+    author_id: String,
+    colleague: String,
+    recipient: String,
+    recipient_id: String,
+    group_member: String,
+    outsider: String,
+}
+
+async fn world() -> World {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let osce = app.create_org("OSCE", "regional_organization");
+    let fatf = app.create_org("FATF", "compact_entity");
+    let group = app.create_group("Central Asia JPoA", &[&osce]);
+    let author_id = app.create_user(&unodc, "fp@unodc.example", "focal_point");
+    app.create_user(&unodc, "member@unodc.example", "member");
+    let recipient_id = app.create_user(&interpol, "fp@interpol.example", "focal_point");
+    app.create_user(&osce, "member@osce.example", "member");
+    app.create_user(&fatf, "coordinator@fatf.example", "coordinator");
+    let author = app.tokens("fp@unodc.example").await.0;
+    let colleague = app.tokens("member@unodc.example").await.0;
+    let recipient = app.tokens("fp@interpol.example").await.0;
+    let group_member = app.tokens("member@osce.example").await.0;
+    let outsider = app.tokens("coordinator@fatf.example").await.0;
+    World {
+        app,
+        unodc,
+        interpol,
+        group,
+        author,
+        author_id,
+        colleague,
+        recipient,
+        recipient_id,
+        group_member,
+        outsider,
+    }
+}
+
+fn document(tlp: &str, recipients: Value) -> Value {
+    json!({
+        "title": "Assessment of financing channels",
+        "summary": "Findings for the region",
+        "body": "## Findings\nCash couriers remain the main channel.",
+        "language": "en",
+        "type": "assessment",
+        "tags": ["Financing", "cash"],
+        "tlp": tlp,
+        "recipients": recipients,
+    })
+}
+
+#[tokio::test]
+async fn each_tlp_reaches_exactly_its_audience_and_others_get_404() {
+    let w = world().await;
+    let app = &w.app;
+    let amber = w
+        .app
+        .share_document(
+            &w.author,
+            document(
+                "amber",
+                json!({ "organizations": [w.interpol], "groups": [w.group] }),
+            ),
+        )
+        .await;
+    assert_eq!(amber["tags"], json!(["financing", "cash"]));
+    assert_eq!(amber["owner_organization_id"], w.unodc.as_str());
+    let red = app
+        .share_document(
+            &w.author,
+            document("red", json!({ "users": [w.recipient_id] })),
+        )
+        .await;
+    let clear = app
+        .share_document(&w.author, document("clear", json!({})))
+        .await;
+    let green = app
+        .share_document(&w.author, document("green", json!({})))
+        .await;
+
+    let path = |d: &Value| format!("/api/v1/documents/{}", d["id"].as_str().expect("id"));
+    let expectations: [(&Value, [u16; 6]); 4] = [
+        // anonymous, author, colleague, recipient, group member, outsider
+        (&amber, [404, 200, 200, 200, 200, 404]),
+        (&red, [404, 200, 404, 200, 404, 404]),
+        (&clear, [200, 200, 200, 200, 200, 200]),
+        (&green, [404, 200, 200, 200, 200, 200]),
+    ];
+    let readers = [
+        None,
+        Some(w.author.as_str()),
+        Some(w.colleague.as_str()),
+        Some(w.recipient.as_str()),
+        Some(w.group_member.as_str()),
+        Some(w.outsider.as_str()),
+    ];
+    for (doc, statuses) in expectations {
+        for (reader, expected) in readers.iter().zip(statuses) {
+            assert_eq!(
+                app.status_of(*reader, &path(doc)).await,
+                expected,
+                "{} for reader {:?}",
+                doc["tlp"],
+                readers.iter().position(|r| r == reader)
+            );
+        }
+    }
+
+    // Lists hold exactly what each may see.
+    let titles_for = |token: Option<&str>| {
+        let token = token.map(str::to_owned);
+        async move {
+            let mut request = app.client.get(app.url("/api/v1/documents"));
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let page: Value = request
+                .send()
+                .await
+                .expect("list")
+                .json()
+                .await
+                .expect("json");
+            page["items"]
+                .as_array()
+                .expect("items")
+                .iter()
+                .map(|d| d["tlp"].as_str().expect("tlp").to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(titles_for(None).await, ["clear"]);
+    assert_eq!(titles_for(Some(&w.outsider)).await, ["green", "clear"]);
+    assert_eq!(
+        titles_for(Some(&w.recipient)).await,
+        ["green", "clear", "red", "amber"]
+    );
+    assert_eq!(
+        titles_for(Some(&w.colleague)).await,
+        ["green", "clear", "amber"]
+    );
+
+    // A bad credential is not treated as anonymous.
+    let bad = app
+        .client
+        .get(app.url(&path(&clear)))
+        .bearer_auth("not-a-token")
+        .send()
+        .await
+        .expect("request");
+    problem(bad, 401).await;
+}
+
+#[tokio::test]
+async fn nonsense_audiences_and_fields_are_422_and_members_cannot_share() {
+    let w = world().await;
+    let app = &w.app;
+    for (body, field) in [
+        (document("red", json!({})), "recipients"),
+        (
+            document("red", json!({ "organizations": [w.interpol] })),
+            "recipients",
+        ),
+        (
+            document("clear", json!({ "organizations": [w.interpol] })),
+            "recipients",
+        ),
+        (
+            document("amber", json!({ "users": [w.recipient_id] })),
+            "recipients",
+        ),
+        (
+            document("amber", json!({ "organizations": ["no-such-org"] })),
+            "recipients.organizations",
+        ),
+        (
+            document("amber", json!({ "groups": ["no-such-group"] })),
+            "recipients.groups",
+        ),
+        (
+            document("red", json!({ "users": ["no-such-user"] })),
+            "recipients.users",
+        ),
+    ] {
+        let answer = problem(
+            app.post_json("/api/v1/documents", Some(&w.author), body)
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(answer["errors"][0]["field"], field, "{answer}");
+    }
+    let mut no_title = document("green", json!({}));
+    no_title["title"] = json!("  ");
+    problem(
+        app.post_json("/api/v1/documents", Some(&w.author), no_title)
+            .await,
+        422,
+    )
+    .await;
+    let mut bad_tag = document("green", json!({}));
+    bad_tag["tags"] = json!(["no spaces allowed"]);
+    problem(
+        app.post_json("/api/v1/documents", Some(&w.author), bad_tag)
+            .await,
+        422,
+    )
+    .await;
+    let mut owner_field = document("green", json!({}));
+    owner_field["owner_organization_id"] = json!(w.interpol);
+    problem(
+        app.post_json("/api/v1/documents", Some(&w.author), owner_field)
+            .await,
+        422,
+    )
+    .await;
+    // Members read but do not share.
+    problem(
+        app.post_json(
+            "/api/v1/documents",
+            Some(&w.colleague),
+            document("green", json!({})),
+        )
+        .await,
+        403,
+    )
+    .await;
+}
+
+async fn patch_with(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    if_match: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .patch(app.url(path))
+        .bearer_auth(token)
+        .json(&body);
+    if let Some(etag) = if_match {
+        request = request.header("if-match", etag);
+    }
+    request.send().await.expect("request")
+}
+
+#[tokio::test]
+async fn edits_need_the_current_etag_keep_versions_and_only_the_owner_edits() {
+    let w = world().await;
+    let app = &w.app;
+    let doc = app
+        .share_document(
+            &w.author,
+            document("amber", json!({ "organizations": [w.interpol] })),
+        )
+        .await;
+    let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
+    let got = app.get_as(&w.author, &path).await;
+    assert_eq!(got.headers()["etag"], "\"v1\"");
+
+    problem(
+        patch_with(app, &w.author, &path, None, json!({ "title": "New" })).await,
+        428,
+    )
+    .await;
+    problem(
+        patch_with(
+            app,
+            &w.author,
+            &path,
+            Some("\"v7\""),
+            json!({ "title": "New" }),
+        )
+        .await,
+        412,
+    )
+    .await;
+    // A recipient sees it but does not own it.
+    problem(
+        patch_with(
+            app,
+            &w.recipient,
+            &path,
+            Some("\"v1\""),
+            json!({ "title": "New" }),
+        )
+        .await,
+        403,
+    )
+    .await;
+    // An outsider does not even learn it exists.
+    problem(
+        patch_with(
+            app,
+            &w.outsider,
+            &path,
+            Some("\"v1\""),
+            json!({ "title": "New" }),
+        )
+        .await,
+        404,
+    )
+    .await;
+
+    let edited = patch_with(
+        app,
+        &w.author,
+        &path,
+        Some("\"v1\""),
+        json!({ "title": "Revised assessment" }),
+    )
+    .await;
+    assert_eq!(edited.status(), 200);
+    assert_eq!(edited.headers()["etag"], "\"v2\"");
+    let edited: Value = edited.json().await.expect("json");
+    assert_eq!(edited["title"], "Revised assessment");
+    assert_eq!(edited["version"], 2);
+    // The same stale ETag again: 412, nothing lost.
+    problem(
+        patch_with(
+            app,
+            &w.author,
+            &path,
+            Some("\"v1\""),
+            json!({ "title": "Lost" }),
+        )
+        .await,
+        412,
+    )
+    .await;
+
+    // Narrow to TLP:RED for the author only... with a named user: v2 was amber for INTERPOL.
+    let narrowed = patch_with(
+        app,
+        &w.author,
+        &path,
+        Some("\"v2\""),
+        json!({ "tlp": "red", "recipients": { "users": [w.author_id] } }),
+    )
+    .await;
+    assert_eq!(narrowed.status(), 200);
+    assert_eq!(app.status_of(Some(&w.recipient), &path).await, 404);
+    assert_eq!(app.status_of(Some(&w.colleague), &path).await, 404);
+
+    // Widen to green: the colleague sees v3's content, but not the versions they were never
+    // in the audience of... v1 and v2 (amber) included the colleague's org, so they show.
+    let widened = patch_with(
+        app,
+        &w.author,
+        &path,
+        Some("\"v3\""),
+        json!({ "tlp": "green", "recipients": {} }),
+    )
+    .await;
+    assert_eq!(widened.status(), 200);
+    let versions: Value = app
+        .get_json(&w.colleague, &format!("{path}/versions"))
+        .await;
+    let numbers: Vec<i64> = versions
+        .as_array()
+        .expect("versions")
+        .iter()
+        .map(|v| v["version"].as_i64().expect("n"))
+        .collect();
+    assert_eq!(numbers, [2, 1], "v3 (red) is not for the colleague");
+    let versions: Value = app.get_json(&w.author, &format!("{path}/versions")).await;
+    assert_eq!(versions.as_array().expect("versions").len(), 3);
+    let versions: Value = app.get_json(&w.outsider, &format!("{path}/versions")).await;
+    assert_eq!(
+        versions.as_array().expect("versions").len(),
+        0,
+        "the outsider was never in an audience"
+    );
+    assert_eq!(versions, json!([]));
+
+    let actions = app.audit_actions();
+    assert_eq!(
+        actions.iter().filter(|a| *a == "document.updated").count(),
+        3
+    );
+    assert_eq!(
+        actions
+            .iter()
+            .filter(|a| *a == "document.audience_widened")
+            .count(),
+        1,
+        "red → green widens; amber → red does not: {actions:?}"
+    );
+
+    // Deletion: the owner organization's writers only (it is green now: all others see it),
+    // then gone for everyone.
+    let delete = |token: &str| {
+        app.client
+            .delete(app.url(&path))
+            .bearer_auth(token.to_owned())
+            .send()
+    };
+    problem(delete(&w.recipient).await.expect("delete"), 403).await;
+    problem(delete(&w.colleague).await.expect("delete"), 403).await;
+    assert_eq!(delete(&w.author).await.expect("delete").status(), 204);
+    for reader in [&w.author, &w.colleague, &w.outsider] {
+        assert_eq!(app.status_of(Some(reader), &path).await, 404);
+        assert_eq!(
+            app.status_of(Some(reader), &format!("{path}/versions"))
+                .await,
+            404
+        );
+    }
+    assert!(app.audit_actions().contains(&"document.deleted".to_owned()));
+}
+
+#[tokio::test]
+async fn recipients_widen_amber_but_not_amber_strict() {
+    let w = world().await;
+    let app = &w.app;
+    let fatf = app.create_org("MONEYVAL", "regional_organization");
+    for (tlp, expected) in [("amber", 200), ("amber_strict", 403)] {
+        let doc = app
+            .share_document(
+                &w.author,
+                document(tlp, json!({ "organizations": [w.interpol] })),
+            )
+            .await;
+        let path = format!(
+            "/api/v1/documents/{}/recipients",
+            doc["id"].as_str().expect("id")
+        );
+        let answer = app
+            .post_json(
+                &path,
+                Some(&w.recipient),
+                json!({ "organizations": [fatf] }),
+            )
+            .await;
+        assert_eq!(answer.status(), expected, "{tlp}");
+        // The outsider cannot share what it cannot see.
+        problem(
+            app.post_json(&path, Some(&w.outsider), json!({ "organizations": [fatf] }))
+                .await,
+            404,
+        )
+        .await;
+    }
+    assert!(
+        app.audit_actions()
+            .contains(&"document.audience_widened".to_owned())
+    );
+}
+
+async fn create_with_key(app: &TestApp, token: &str, key: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/updates"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_retries_return_the_first_item() {
+    let w = world().await;
+    let app = &w.app;
+    let body = json!({ "title": "Listing", "body": "A new listing.", "tlp": "green" });
+    let first = create_with_key(app, &w.author, "key-1", &body).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first: Value = first.json().await.expect("json");
+    let again = create_with_key(app, &w.author, "key-1", &body).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again["id"], first["id"]);
+    let other = json!({ "title": "Other", "body": "Different.", "tlp": "green" });
+    let answer = problem(create_with_key(app, &w.author, "key-1", &other).await, 422).await;
+    assert_eq!(answer["errors"][0]["field"], "Idempotency-Key");
+    // Keys belong to their user.
+    let colleague_fp = app.create_user(&w.unodc, "fp2@unodc.example", "focal_point");
+    let _ = colleague_fp;
+    let (other_user, _) = app.tokens("fp2@unodc.example").await;
+    let theirs: Value = create_with_key(app, &other_user, "key-1", &body)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_ne!(theirs["id"], first["id"]);
+
+    // Twenty parallel retries with one new key: one item.
+    let body = json!({ "title": "Parallel", "body": "Once only.", "tlp": "green" });
+    let answers = futures_util::future::join_all(
+        (0..20).map(|_| create_with_key(app, &w.author, "key-parallel", &body)),
+    )
+    .await;
+    let mut ids = std::collections::BTreeSet::new();
+    for answer in answers {
+        assert_eq!(answer.status(), 201);
+        let v: Value = answer.json().await.expect("json");
+        ids.insert(v["id"].as_str().expect("id").to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    let feed: Value = app.get_json(&w.author, "/api/v1/updates?limit=100").await;
+    let parallel = feed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|u| u["title"] == "Parallel")
+        .count();
+    assert_eq!(parallel, 1);
+}
+
+#[tokio::test]
+async fn the_feed_pages_newest_first_and_polls_with_since() {
+    let w = world().await;
+    let app = &w.app;
+    let mut created = Vec::new();
+    for i in 0..5 {
+        let body = json!({ "title": format!("Update {i}"), "body": "Text.", "tlp": "green" });
+        let v: Value = app
+            .post_json("/api/v1/updates", Some(&w.author), body)
+            .await
+            .json()
+            .await
+            .expect("json");
+        created.push(v);
+    }
+    // One the reader may not see, in the middle of the stream.
+    let hidden = json!({ "title": "Hidden", "body": "Amber.", "tlp": "amber" });
+    assert_eq!(
+        app.post_json("/api/v1/updates", Some(&w.author), hidden)
+            .await
+            .status(),
+        201
+    );
+
+    let mut titles = Vec::new();
+    let mut path = "/api/v1/updates?limit=2".to_owned();
+    loop {
+        let page: Value = app.get_json(&w.outsider, &path).await;
+        for item in page["items"].as_array().expect("items") {
+            titles.push(item["title"].as_str().expect("title").to_owned());
+        }
+        match page["next_cursor"].as_str() {
+            Some(cursor) => path = format!("/api/v1/updates?limit=2&cursor={cursor}"),
+            None => break,
+        }
+    }
+    assert_eq!(
+        titles,
+        ["Update 4", "Update 3", "Update 2", "Update 1", "Update 0"]
+    );
+
+    let since = created[2]["created_at"].as_str().expect("created_at");
+    let page: Value = app
+        .get_json(
+            &w.outsider,
+            &format!("/api/v1/updates?since={}", urlencode(since)),
+        )
+        .await;
+    let titles: Vec<&str> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|i| i["title"].as_str().expect("t"))
+        .collect();
+    assert_eq!(titles, ["Update 4", "Update 3"]);
+
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "cursor=garbage",
+        "since=yesterday",
+        "colour=blue",
+    ] {
+        let status = app
+            .status_of(Some(&w.outsider), &format!("/api/v1/updates?{bad}"))
+            .await;
+        assert!(status == 400 || status == 422, "{bad}: {status}");
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.replace(':', "%3A").replace('+', "%2B")
+}
