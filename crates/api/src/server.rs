@@ -132,5 +132,20 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
             }
             Err(error) => tracing::error!(%error, "scheduled registry work panicked"),
         }
+        let (db, mail) = (state.db.clone(), state.mail.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            let purged = compact_registry::items::idempotency::purge_expired(&mut conn)?;
+            let digests =
+                compact_registry::subscriptions::send_digests(&mut conn, &mail, compact_db::now())?;
+            Ok::<_, compact_registry::RegistryError>((purged, digests))
+        })
+        .await;
+        match outcome {
+            Ok(Ok((_, 0))) => {}
+            Ok(Ok((_, digests))) => tracing::info!(digests, "daily digests queued"),
+            Ok(Err(error)) => tracing::warn!(%error, "digests failed; retrying later"),
+            Err(error) => tracing::error!(%error, "digest run panicked"),
+        }
     }
 }

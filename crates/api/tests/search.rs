@@ -1,0 +1,364 @@
+//! Search over HTTP (DESIGN §4): the same fixtures give the same hit sets on both backends;
+//! stemming and the six UN languages; totals and facets count only what the caller may see;
+//! cursor pages and exports.
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use serde_json::{Value, json};
+use support::{TestApp, problem};
+
+struct Library {
+    app: TestApp,
+    reader: String,
+    interpol: String,
+}
+
+const FIXTURES: [(&str, &str, &str, &str, &str); 7] = [
+    // key, language, type, title, body
+    (
+        "fr",
+        "fr",
+        "report",
+        "La lutte contre le terrorisme en Afrique de l'Ouest",
+        "Le financement du terrorisme passe par des réseaux informels.",
+    ),
+    (
+        "en",
+        "en",
+        "assessment",
+        "Cash couriers across the Sahel",
+        "Couriers carry cash for armed groups; banks see little of it.",
+    ),
+    (
+        "ar",
+        "ar",
+        "guidance",
+        "مكافحة الإرهاب",
+        "تمويل الإرهاب في المنطقة",
+    ),
+    (
+        "zh",
+        "zh",
+        "report",
+        "反恐怖主义合作",
+        "打击恐怖主义融资的区域合作正在加强。",
+    ),
+    (
+        "ru",
+        "ru",
+        "plan",
+        "Борьба с терроризмом",
+        "Финансирование терроризма в регионе растёт.",
+    ),
+    (
+        "es",
+        "es",
+        "legal",
+        "Marco jurídico regional",
+        "La cooperación judicial entre los Estados miembros.",
+    ),
+    (
+        "other",
+        "other",
+        "other",
+        "Meeting notes",
+        "Participants agreed on a shared calendar.",
+    ),
+];
+
+async fn library() -> Library {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let fatf = app.create_org("FATF", "compact_entity");
+    app.create_user(&unodc, "fp@unodc.example", "focal_point");
+    app.create_user(&fatf, "fp@fatf.example", "focal_point");
+    app.create_user(&interpol, "member@interpol.example", "member");
+    let author = app.tokens("fp@unodc.example").await.0;
+    let other_author = app.tokens("fp@fatf.example").await.0;
+    let reader = app.tokens("member@interpol.example").await.0;
+    for (key, language, doc_type, title, body) in FIXTURES {
+        app.share_document(
+            &author,
+            json!({
+                "title": title, "body": body, "language": language, "type": doc_type,
+                "tags": [format!("lang-{key}"), "sahel"], "tlp": "green",
+                "summary": "",
+            }),
+        )
+        .await;
+    }
+    // Addressed to INTERPOL: the reader sees it.
+    app.share_document(
+        &author,
+        json!({
+            "title": "Terrorisme : évaluation conjointe", "body": "Financement du terrorisme.",
+            "language": "fr", "type": "assessment", "tags": ["joint"], "tlp": "amber",
+            "recipients": { "organizations": [interpol] },
+        }),
+    )
+    .await;
+    // Not for the reader: must never show, count or be suggested.
+    app.share_document(
+        &other_author,
+        json!({
+            "title": "Terrorisme : notes internes", "body": "Financement du terrorisme, sahel.",
+            "language": "fr", "type": "report", "tags": ["secret-tag", "sahel"], "tlp": "amber",
+        }),
+    )
+    .await;
+    // An update, searchable too.
+    let update = json!({ "title": "Courier seized", "body": "Cash couriers stopped at the border.",
+        "language": "en", "tags": ["sahel"], "tlp": "green" });
+    assert_eq!(
+        app.post_json("/api/v1/updates", Some(&author), update)
+            .await
+            .status(),
+        201
+    );
+    Library {
+        app,
+        reader,
+        interpol,
+    }
+}
+
+async fn search(lib: &Library, query: &str) -> Value {
+    let mut pairs = url_pairs(query);
+    pairs.push(("limit".into(), "100".into()));
+    let response = lib
+        .app
+        .client
+        .get(with_query(&lib.app, "/api/v1/search", &pairs))
+        .bearer_auth(&lib.reader)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), 200, "{query}");
+    response.json().await.expect("json")
+}
+
+fn with_query(app: &TestApp, path: &str, pairs: &[(String, String)]) -> url::Url {
+    url::Url::parse_with_params(&app.url(path), pairs).expect("url")
+}
+
+fn url_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').expect("k=v");
+            (k.to_owned(), v.to_owned())
+        })
+        .collect()
+}
+
+fn titles(results: &Value) -> BTreeSet<String> {
+    results["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["title"].as_str().expect("title").to_owned())
+        .collect()
+}
+
+fn set(titles: &[&str]) -> BTreeSet<String> {
+    titles.iter().map(|t| (*t).to_owned()).collect()
+}
+
+#[tokio::test]
+async fn stemming_and_the_six_languages_give_the_same_hits_on_both_backends() {
+    let lib = library().await;
+    let fr = FIXTURES[0].3;
+    let joint = "Terrorisme : évaluation conjointe";
+    let cases: Vec<(&str, BTreeSet<String>)> = vec![
+        // French inflections meet: "terroristes" finds "terrorisme".
+        ("q=terroristes", set(&[fr, joint])),
+        ("q=financement", set(&[fr, joint])),
+        ("q=恐怖主义", set(&[FIXTURES[3].3])),
+        ("q=合作", set(&[FIXTURES[3].3])),
+        ("q=الإرهاب", set(&[FIXTURES[2].3])),
+        ("q=терроризма", set(&[FIXTURES[4].3])),
+        ("q=cooperación", set(&[FIXTURES[5].3])),
+        // English stems: "courier" finds "couriers"; the update is found too.
+        ("q=courier", set(&[FIXTURES[1].3, "Courier seized"])),
+        (
+            "q=\"cash couriers\"",
+            set(&[FIXTURES[1].3, "Courier seized"]),
+        ),
+        ("q=couriers -border", set(&[FIXTURES[1].3])),
+        (
+            "q=calendar or cooperación",
+            set(&[FIXTURES[6].3, FIXTURES[5].3]),
+        ),
+        ("q=couriers&kind=update", set(&["Courier seized"])),
+        ("q=terrorisme&type=assessment", set(&[joint])),
+        ("q=participants&language=other", set(&[FIXTURES[6].3])),
+        ("q=absentword", set(&[])),
+    ];
+    for (query, expected) in cases {
+        let results = search(&lib, query).await;
+        assert_eq!(titles(&results), expected, "{query}");
+        assert_eq!(
+            results["total"].as_u64().expect("total") as usize,
+            expected.len(),
+            "{query}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn totals_facets_and_snippets_cover_only_what_the_caller_may_see() {
+    let lib = library().await;
+    let results = search(&lib, "tag=sahel").await;
+    // 7 fixtures + the update; not the other organization's amber document.
+    assert_eq!(results["total"], 8);
+    for facet in ["kind", "type", "tlp", "language", "organization"] {
+        let sum: i64 = results["facets"][facet]
+            .as_array()
+            .expect("facet")
+            .iter()
+            .map(|c| c["count"].as_i64().expect("count"))
+            .sum();
+        assert_eq!(sum, 8, "{facet}");
+    }
+    let tags: Vec<&str> = results["facets"]["tag"]
+        .as_array()
+        .expect("tags")
+        .iter()
+        .map(|c| c["value"].as_str().expect("tag"))
+        .collect();
+    assert!(!tags.contains(&"secret-tag"), "{tags:?}");
+    assert_eq!(
+        results["facets"]["tag"][0],
+        json!({ "value": "sahel", "count": 8 })
+    );
+    assert_eq!(
+        results["facets"]["tlp"],
+        json!([{ "value": "green", "count": 8 }])
+    );
+
+    let everything = search(&lib, "").await;
+    assert_eq!(everything["total"], 9, "the joint amber document included");
+    let organizations = everything["facets"]["organization"]
+        .as_array()
+        .expect("orgs");
+    assert_eq!(organizations.len(), 1, "only UNODC's items are visible");
+
+    let hit = &search(&lib, "q=terroristes&type=report").await["hits"][0];
+    assert_eq!(
+        hit["snippet"],
+        "Le financement du <mark>terrorisme</mark> passe par des réseaux informels."
+    );
+    assert!(hit["score"].as_f64().expect("score") > 0.0);
+
+    // Filters that name nothing visible find nothing, and bad ones are 422.
+    assert_eq!(search(&lib, "tag=secret-tag").await["total"], 0);
+    let app = &lib.app;
+    for bad in [
+        "q=",
+        "q=-only",
+        "sort=sideways",
+        "sort=relevance",
+        "tlp=purple",
+        "limit=1000",
+        "cursor=nonsense",
+        "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "unknown=1",
+    ] {
+        let status = app
+            .status_of(Some(&lib.reader), &format!("/api/v1/search?{bad}"))
+            .await;
+        assert!(status == 400 || status == 422, "{bad}: {status}");
+    }
+    problem(app.get("/api/v1/search?q=x").await, 401).await;
+    let _ = &lib.interpol;
+}
+
+#[tokio::test]
+async fn cursor_pages_cover_every_hit_once_in_both_sort_orders() {
+    let lib = library().await;
+    for sort in ["relevance", "newest"] {
+        let mut seen = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut pairs = vec![
+                ("q".to_owned(), "sahel or terrorisme".to_owned()),
+                ("sort".to_owned(), sort.to_owned()),
+                ("limit".to_owned(), "2".to_owned()),
+            ];
+            if let Some(c) = &cursor {
+                pairs.push(("cursor".to_owned(), c.clone()));
+            }
+            let page: Value = lib
+                .app
+                .client
+                .get(with_query(&lib.app, "/api/v1/search", &pairs))
+                .bearer_auth(&lib.reader)
+                .send()
+                .await
+                .expect("search")
+                .json()
+                .await
+                .expect("json");
+            for hit in page["hits"].as_array().expect("hits") {
+                seen.push(hit["id"].as_str().expect("id").to_owned());
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => {
+                    assert_eq!(page["total"].as_u64().expect("total") as usize, seen.len());
+                    break;
+                }
+            }
+        }
+        let unique: BTreeSet<&String> = seen.iter().collect();
+        assert_eq!(unique.len(), seen.len(), "{sort}: no hit twice");
+        assert_eq!(seen.len(), 9, "{sort}");
+    }
+}
+
+#[tokio::test]
+async fn exports_hold_the_same_rows_as_the_search() {
+    let lib = library().await;
+    let app = &lib.app;
+    let get = |query: &'static str| {
+        app.client
+            .get(app.url(&format!("/api/v1/search/export?{query}")))
+            .bearer_auth(&lib.reader)
+            .send()
+    };
+    let jsonl = get("format=jsonl&tag=sahel").await.expect("export");
+    assert_eq!(jsonl.status(), 200);
+    assert_eq!(jsonl.headers()["content-type"], "application/x-ndjson");
+    let body = jsonl.text().await.expect("body");
+    let rows: Vec<Value> = body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(rows.len(), 8);
+    assert!(rows.iter().all(|r| r["tlp"] == "green"));
+
+    let csv = get("format=csv&q=terroristes").await.expect("export");
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-disposition"]
+            .to_str()
+            .expect("header")
+            .starts_with("attachment;")
+    );
+    let body = csv.text().await.expect("body");
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(lines[0].starts_with("id,kind,type,title"));
+    assert_eq!(lines.len(), 3, "header and two rows: {body}");
+    assert!(!body.contains("notes internes"));
+
+    for bad in ["format=xml", "format=csv&limit=5", "format=csv&q="] {
+        let status = app
+            .status_of(Some(&lib.reader), &format!("/api/v1/search/export?{bad}"))
+            .await;
+        assert!(status == 400 || status == 422, "{bad}: {status}");
+    }
+}
