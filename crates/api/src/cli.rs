@@ -366,11 +366,13 @@ fn seed_demo(settings: &Settings) -> anyhow::Result<()> {
     };
     match compact_db::write_transaction(&mut conn, |conn| demo::seed(conn, &hash, &mail))? {
         Some(seeded) => println!(
-            "demo loaded: {} organizations, {} groups, {} users, {} nominations; every demo user's password is {:?}",
+            "demo loaded: {} organizations, {} groups, {} users, {} nominations, {} documents, {} updates; every demo user's password is {:?}",
             seeded.organizations,
             seeded.groups,
             seeded.users,
             seeded.nominations,
+            seeded.documents,
+            seeded.updates,
             demo::DEMO_PASSWORD
         ),
         None => println!("demo already loaded; nothing changed"),

@@ -418,4 +418,41 @@ async fn the_demo_loads_once_and_serves_a_realistic_compact() {
         .await
         .expect("json");
     assert_eq!(nominations.as_array().expect("list").len(), 2);
+
+    // Documents and updates in the six languages, each under its audience.
+    let get = |path: String| {
+        let request = client.get(format!("{base}{path}")).bearer_auth(&token);
+        async move {
+            request
+                .send()
+                .await
+                .expect("request")
+                .json::<serde_json::Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let documents = get("/api/v1/documents".into()).await;
+    assert_eq!(
+        documents["items"].as_array().expect("items").len(),
+        4,
+        "the OIC coordinator sees green, own and clear documents only"
+    );
+    let arabic = get("/api/v1/search?q=%D8%A7%D9%84%D8%A5%D8%B1%D9%87%D8%A7%D8%A8".into()).await;
+    assert_eq!(arabic["total"], 2, "{arabic}");
+    let feed = get("/api/v1/updates".into()).await;
+    assert_eq!(feed["items"].as_array().expect("items").len(), 4);
+    let public: serde_json::Value = client
+        .get(format!("{base}/api/v1/documents"))
+        .send()
+        .await
+        .expect("public list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        public["items"].as_array().expect("items").len(),
+        2,
+        "TLP:CLEAR only"
+    );
 }

@@ -1,6 +1,7 @@
 //! `compact seed --demo`: a realistic Compact to explore — the secretariat, Compact entities,
 //! regional organizations and member states named in the briefing, working groups and the
-//! Central Asia Joint Plan of Action, users of every role, and nominations in every state.
+//! Central Asia Joint Plan of Action, users of every role, nominations in every state, and
+//! documents and updates in the six UN languages under every TLP marking.
 //! Loaded in one transaction, and only once (a second run changes nothing).
 
 use chrono::TimeDelta;
@@ -280,6 +281,8 @@ pub struct Seeded {
     pub groups: usize,
     pub users: usize,
     pub nominations: usize,
+    pub documents: usize,
+    pub updates: usize,
 }
 
 /// Loads the demo, unless it is there already (then returns `None`). `password_hash` is the
@@ -457,5 +460,6 @@ pub fn seed(
             .execute(conn)?;
         seeded.nominations += 1;
     }
+    (seeded.documents, seeded.updates) = crate::demo_items::seed(conn, mail)?;
     Ok(Some(seeded))
 }

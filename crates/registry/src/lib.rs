@@ -3,6 +3,7 @@
 
 pub mod audience;
 pub mod demo;
+mod demo_items;
 pub mod directory;
 pub mod error;
 pub mod groups;
