@@ -159,6 +159,10 @@ pub struct Results {
     pub next: Option<Cursor>,
 }
 
+/// Relevance ranks the newest this-many visible matches (all of them when there are fewer):
+/// the recall cost of bounded ranking, see docs/documents.md.
+pub const RANK_WINDOW: i64 = 1_000;
+
 /// At most this many tag values are counted (the most frequent).
 pub const MAX_TAG_FACETS: i64 = 50;
 
@@ -344,6 +348,16 @@ pub fn page(
         _ => None,
     };
     let rows: Vec<(ItemRow, Option<f64>)> = if let Some(q) = ranked {
+        // Bounded ranking: only the newest RANK_WINDOW matches are ranked, so a term found in
+        // most items costs a short walk down the date index instead of ranking every match.
+        let window: Vec<String> = matching(conn, viewer, request)
+            .order((items::created_at.desc(), items::id.desc()))
+            .limit(RANK_WINDOW)
+            .select(items::id)
+            .load(conn)?;
+        let mut query = items::table
+            .into_boxed::<MultiBackend>()
+            .filter(items::id.eq_any(window));
         match &request.after {
             Some(Cursor::Relevance { score: s, id }) => {
                 query = query.filter(
