@@ -129,7 +129,7 @@ pub fn tokens(text: &str) -> Vec<Token> {
             }
             continue;
         }
-        if is_cjk(c) {
+        if is_cjk(c) && c.is_alphabetic() {
             out.extend(current.take());
             out.push(Token {
                 word: c.to_string(),
