@@ -73,6 +73,9 @@ pub struct Settings {
     pub lockout_max_secs: u64,
     /// Alternate focal points an organization may have at once (one primary).
     pub max_alternates: u32,
+    /// The largest attachment accepted, in bytes; a larger upload is refused (413) as soon
+    /// as it is seen to be larger.
+    pub attachment_max_bytes: u64,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
@@ -112,6 +115,7 @@ impl Default for Settings {
             lockout_base_secs: 60,
             lockout_max_secs: 3600,
             max_alternates: 2,
+            attachment_max_bytes: 25 * 1024 * 1024,
             scheduler_interval_secs: 60,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
@@ -165,6 +169,10 @@ impl Settings {
         anyhow::ensure!(
             self.database_pool_size > 0,
             "database_pool_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.attachment_max_bytes > 0,
+            "attachment_max_bytes must be at least 1"
         );
         anyhow::ensure!(
             self.mail_max_attempts > 0,
@@ -268,11 +276,13 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("compact.toml", "bind = \"127.0.0.1:9000\"\nlog_level = \"debug\"\nsmtp_host = \"mail.example.org\"")?;
             jail.set_env("COMPACT_LOG_LEVEL", "warn");
+            jail.set_env("COMPACT_ATTACHMENT_MAX_BYTES", "1048576");
             jail.set_env("DATABASE_URL", "postgres://postgres@127.0.0.1/test");
             let file = Path::new("compact.toml");
             let settings = Settings::load(Some(file), &Overrides::default()).expect("load");
             assert_eq!(settings.bind, "127.0.0.1:9000");
             assert_eq!(settings.log_level, "warn");
+            assert_eq!(settings.attachment_max_bytes, 1024 * 1024);
             assert_eq!(
                 settings.database_url().expect("url").backend(),
                 compact_db::Backend::Postgres
@@ -300,6 +310,13 @@ mod tests {
             jail.set_env("DATABASE_URL", "sqlite://./x.db");
             jail.set_env("COMPACT_SMTP_SECURITY", "ssl");
             assert!(Settings::load(None, &Overrides::default()).is_err());
+            jail.set_env("COMPACT_SMTP_SECURITY", "starttls");
+            jail.set_env("COMPACT_ATTACHMENT_MAX_BYTES", "0");
+            let error = Settings::load(None, &Overrides::default()).expect_err("refused");
+            assert!(
+                format!("{error:#}").contains("attachment_max_bytes"),
+                "{error:#}"
+            );
             Ok(())
         });
     }

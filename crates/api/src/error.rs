@@ -71,6 +71,9 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unsupported media type")]
     UnsupportedMediaType { expected: &'static str },
+    /// An uploaded file whose bytes are not of an accepted type; `detected` is what they are.
+    #[error("unsupported file type: {detected}")]
+    UnsupportedFileType { detected: String },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0:#}")]
@@ -121,6 +124,14 @@ impl ApiError {
             ApiError::UnsupportedMediaType { expected } => (
                 "about:blank",
                 Some(format!("The request body must be {expected}.")),
+                vec![],
+            ),
+            ApiError::UnsupportedFileType { detected } => (
+                "urn:compact:problem:unsupported-file-type",
+                Some(format!(
+                    "The file is {detected}, which is not accepted. Accepted: {}.",
+                    compact_registry::attachments::allowed_type_names()
+                )),
                 vec![],
             ),
             ApiError::Unavailable(_) => (
@@ -209,7 +220,9 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType { .. } | ApiError::UnsupportedFileType { .. } => {
+                StatusCode::UNSUPPORTED_MEDIA_TYPE
+            }
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

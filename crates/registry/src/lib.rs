@@ -1,6 +1,7 @@
 //! The Compact's registry: organizations and groups (and, as they land, nominations,
 //! documents, updates, audiences and search). Nothing here knows HTTP.
 
+pub mod attachments;
 pub mod audience;
 pub mod demo;
 mod demo_items;

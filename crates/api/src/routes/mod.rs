@@ -1,6 +1,7 @@
 //! Route handlers, thin: parse, call the domain crates, answer.
 
 pub mod api_keys;
+pub mod attachments;
 pub mod auth;
 pub mod documents;
 pub mod items;
@@ -85,6 +86,10 @@ pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) 
                 .service(documents::delete)
                 .service(documents::add_recipients)
                 .service(documents::versions)
+                .service(attachments::upload)
+                .service(attachments::list)
+                .service(attachments::download)
+                .service(attachments::remove)
                 .service(updates::create)
                 .service(updates::feed)
                 .service(updates::get)

@@ -33,6 +33,7 @@ pub struct TestAppBuilder {
     smtp_port: Option<u16>,
     database_url: Option<DatabaseUrl>,
     login_burst: Option<u32>,
+    attachment_max_bytes: Option<u64>,
 }
 
 impl TestAppBuilder {
@@ -54,6 +55,12 @@ impl TestAppBuilder {
         self
     }
 
+    /// The attachment size limit (tests default to 64 KiB, so 413 is cheap to reach).
+    pub fn attachment_max_bytes(mut self, limit: u64) -> Self {
+        self.attachment_max_bytes = Some(limit);
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let data_dir = tempfile::tempdir().expect("data dir");
         let settings = Settings {
@@ -72,6 +79,7 @@ impl TestAppBuilder {
             login_replenish_ms: 60_000,
             lockout_base_secs: 1,
             lockout_max_secs: 2,
+            attachment_max_bytes: self.attachment_max_bytes.unwrap_or(64 * 1024),
             ..Settings::default()
         };
         let (test_db, db) = match self.database_url {

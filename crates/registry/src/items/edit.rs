@@ -61,7 +61,7 @@ fn grants_of(item: &Item, input: &ItemInput) -> Result<BTreeSet<Grant>, Registry
 
 /// The item for a change by `principal`: visible (else 404) and of its own organization
 /// (else 403), with the write permission of its kind.
-fn owned_item(
+pub(crate) fn owned_item(
     conn: &mut DbConnection,
     principal: &Principal,
     kind: ItemKind,
