@@ -286,6 +286,13 @@ async fn check(spec: WorldSpec) {
                 "GET {kind} {} ({}) for {reader:?}",
                 item.id, item.tlp
             );
+            if !item.update {
+                let status = get(format!("/api/v1/documents/{}/attachments", item.id))
+                    .await
+                    .status()
+                    .as_u16();
+                assert_eq!(status, want, "attachments of {} for {reader:?}", item.id);
+            }
             if !item.update && reader.is_some() {
                 let status = get(format!("/api/v1/documents/{}/versions", item.id))
                     .await

@@ -179,6 +179,21 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
             "title": "Matrix update", "body": "needle", "tlp": "amber", "recipients": amber_recipients,
         })).await,
     };
+    let attachment: Value = app
+        .client
+        .post(app.url(&format!(
+            "/api/v1/documents/{}/attachments?filename=notes.txt",
+            items.amber_doc
+        )))
+        .bearer_auth(&author)
+        .body("plain notes")
+        .send()
+        .await
+        .expect("upload")
+        .json()
+        .await
+        .expect("json");
+    let attachment_id = attachment["id"].as_str().expect("attachment id").to_owned();
     cut_off(&app, &to_deactivate, &suspended);
 
     use reqwest::Method;
@@ -224,6 +239,25 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
             .await,
             read(caller.sees_amber()),
             "GET versions: {label}"
+        );
+
+        let files = format!("{amber_path}/attachments");
+        assert_eq!(
+            status(&app, Method::GET, token, &files, None).await,
+            read(caller.sees_amber()),
+            "GET attachments: {label}"
+        );
+        assert_eq!(
+            status(
+                &app,
+                Method::GET,
+                token,
+                &format!("{files}/{attachment_id}"),
+                None
+            )
+            .await,
+            read(caller.sees_amber()),
+            "download: {label}"
         );
 
         // Writes: member role 403 first; then invisible 404, visible non-owner 403, owner 412/422.
@@ -274,6 +308,35 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
             status(&app, Method::DELETE, token, &update_path, None).await,
             write(caller.sees_amber(), is_owner, 412),
             "DELETE update: {label}"
+        );
+        // Uploads are probed with bytes of a refused type (415 once authorized), deletions
+        // with an attachment id that does not exist (404 once authorized).
+        let upload = app
+            .client
+            .post(app.url(&format!("{files}?filename=x.pdf")))
+            .bearer_auth(token)
+            .body(vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0])
+            .send()
+            .await
+            .expect("upload")
+            .status()
+            .as_u16();
+        assert_eq!(
+            upload,
+            write(caller.sees_amber(), is_owner, 415),
+            "upload: {label}"
+        );
+        assert_eq!(
+            status(
+                &app,
+                Method::DELETE,
+                token,
+                &format!("{files}/no-such-file"),
+                None
+            )
+            .await,
+            write(caller.sees_amber(), is_owner, 404),
+            "DELETE attachment: {label}"
         );
         // Re-sharing TLP:AMBER+STRICT: only the owner (who then meets the 422 of a bad org).
         assert_eq!(
