@@ -451,6 +451,17 @@ async fn recipients_widen_amber_but_not_amber_strict() {
             )
             .await;
         assert_eq!(answer.status(), expected, "{tlp}");
+        if expected == 200 {
+            // Naming someone already there is not a change (no version, no mail).
+            let again = app
+                .post_json(
+                    &path,
+                    Some(&w.recipient),
+                    json!({ "organizations": [fatf] }),
+                )
+                .await;
+            problem(again, 422).await;
+        }
         // The outsider cannot share what it cannot see.
         problem(
             app.post_json(&path, Some(&w.outsider), json!({ "organizations": [fatf] }))
@@ -462,6 +473,32 @@ async fn recipients_widen_amber_but_not_amber_strict() {
     assert!(
         app.audit_actions()
             .contains(&"document.audience_widened".to_owned())
+    );
+
+    // A new member of a group sees the group's items from now on: audited as a widening.
+    let secretariat = app.create_org("UNOCT", "secretariat");
+    let (_, manager) = app
+        .privileged(&secretariat, "sec@unoct.example", "secretariat")
+        .await;
+    app.share_document(&w.author, document("amber", json!({ "groups": [w.group] })))
+        .await;
+    let newcomer = app.create_org("NEWCOMER", "member_state");
+    let current: Value = app
+        .get_json(&manager, &format!("/api/v1/groups/{}", w.group))
+        .await;
+    let mut members: Vec<Value> = current["members"].as_array().expect("members").clone();
+    members.push(json!(newcomer));
+    let changed = app
+        .patch_json(
+            &format!("/api/v1/groups/{}", w.group),
+            &manager,
+            json!({ "members": members }),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    assert!(
+        app.audit_actions()
+            .contains(&"group.audience_widened".to_owned())
     );
 }
 

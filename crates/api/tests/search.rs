@@ -267,6 +267,7 @@ async fn totals_facets_and_snippets_cover_only_what_the_caller_may_see() {
         "cursor=nonsense",
         "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
         "unknown=1",
+        "tag=two%20words",
     ] {
         let status = app
             .status_of(Some(&lib.reader), &format!("/api/v1/search?{bad}"))
@@ -361,4 +362,45 @@ async fn exports_hold_the_same_rows_as_the_search() {
             .await;
         assert!(status == 400 || status == 422, "{bad}: {status}");
     }
+}
+
+#[tokio::test]
+async fn a_search_key_without_a_read_scope_does_not_reach_that_kind() {
+    let lib = library().await;
+    let app = &lib.app;
+    let expires = (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339();
+    let key: Value = app
+        .post_json(
+            "/api/v1/api-keys",
+            Some(&lib.reader),
+            json!({ "name": "updates only", "scopes": ["search", "updates:read"], "expires_at": expires }),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    let secret = key["secret"].as_str().expect("secret");
+    let results: Value = app
+        .client
+        .get(app.url("/api/v1/search?q=couriers"))
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .expect("search")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        titles(&results),
+        set(&["Courier seized"]),
+        "documents are out of scope"
+    );
+    let asked_for_documents = app
+        .client
+        .get(app.url("/api/v1/search?q=couriers&kind=document"))
+        .header("x-api-key", secret)
+        .send()
+        .await
+        .expect("search");
+    problem(asked_for_documents, 403).await;
 }

@@ -181,19 +181,28 @@ pub fn grants(
     Ok(out)
 }
 
+/// At most this many recipients, all kinds together.
+pub const MAX_RECIPIENTS: usize = 200;
+
+pub fn check_recipient_count(recipients: &Recipients) -> Result<(), RegistryError> {
+    if recipients.organizations.len() + recipients.groups.len() + recipients.users.len()
+        > MAX_RECIPIENTS
+    {
+        return Err(RegistryError::invalid(
+            "recipients",
+            format!("at most {MAX_RECIPIENTS} recipients"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checks that every recipient exists and is active (organizations and users) — a 422
 /// naming the first that is not.
 pub fn check_recipients(
     conn: &mut DbConnection,
     recipients: &Recipients,
 ) -> Result<(), RegistryError> {
-    const MAX: usize = 200;
-    if recipients.organizations.len() + recipients.groups.len() + recipients.users.len() > MAX {
-        return Err(RegistryError::invalid(
-            "recipients",
-            format!("at most {MAX} recipients"),
-        ));
-    }
+    check_recipient_count(recipients)?;
     let ids: Vec<&String> = recipients.organizations.iter().collect();
     let active: Vec<String> = organizations::table
         .filter(organizations::id.eq_any(ids))
@@ -222,9 +231,13 @@ pub fn check_recipients(
         ));
     }
     let ids: Vec<&String> = recipients.users.iter().collect();
+    let active_orgs = organizations::table
+        .filter(organizations::status.eq("active"))
+        .select(organizations::id);
     let active: Vec<String> = users::table
         .filter(users::id.eq_any(ids))
         .filter(users::status.eq("active"))
+        .filter(users::organization_id.eq_any(active_orgs))
         .select(users::id)
         .load(conn)?;
     if let Some(missing) = recipients.users.iter().find(|id| !active.contains(id)) {

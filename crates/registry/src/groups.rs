@@ -12,7 +12,7 @@ use serde_json::json;
 
 use compact_auth::{Permission, Principal};
 use compact_db::audit::{self, Actor, NewAuditEvent, Outcome};
-use compact_db::schema::{group_members, groups, organizations};
+use compact_db::schema::{group_members, groups, item_access, organizations};
 use compact_db::{DbConnection, now};
 
 use crate::{RegistryError, validate};
@@ -230,6 +230,29 @@ pub fn update(
         let members = checked_members(conn, members)?;
         set_members(conn, id, &members)?;
         details["members"] = json!({ "from": current.members, "to": members });
+        let added: Vec<&String> = members
+            .iter()
+            .filter(|m| !current.members.contains(m))
+            .collect();
+        if !added.is_empty() {
+            // The new members see every item addressed to the group from now on: a widening
+            // of those items' audiences, audited as such.
+            let addressed: i64 = item_access::table
+                .filter(item_access::grantee_type.eq("group"))
+                .filter(item_access::grantee_id.eq(id))
+                .filter(item_access::item_kind.ne("version"))
+                .count()
+                .get_result(conn)?;
+            if addressed > 0 {
+                audit::append(
+                    conn,
+                    NewAuditEvent::new("group.audience_widened", Outcome::Success)
+                        .actor(audit_actor.clone())
+                        .target("group", id)
+                        .details(json!({ "added": added, "items_addressed": addressed })),
+                )?;
+            }
+        }
     }
     audit::append(
         conn,

@@ -77,7 +77,10 @@ fn request_of(query: SearchQuery, limit: i64) -> Result<SearchRequest, ApiError>
             doc_type: query.doc_type,
             organization: query.organization,
             group: query.group,
-            tag: query.tag.map(|t| t.trim().to_lowercase()),
+            tag: query
+                .tag
+                .map(|t| compact_registry::items::checked_tags(&[t]).map(|mut v| v.remove(0)))
+                .transpose()?,
             tlp: query.tlp,
             language: query.language,
             from: query.from.map(|t| t.naive_utc()),
@@ -258,24 +261,25 @@ pub async fn export(
         ));
     }
     caller.0.require(Permission::Search)?;
-    let mut request = request_of(search_query, compact_registry::items::MAX_PAGE)?;
+    let request = request_of(search_query, compact_registry::items::MAX_PAGE)?;
     let principal = caller.0;
-    let hits = blocking(&state, move |conn| {
+    let rows = blocking(&state, move |conn| {
+        let mut request = engine::scoped(&principal, &request)?;
         let viewer = viewer_of(&principal);
-        let mut all = Vec::new();
+        let mut rows: Vec<HitView> = Vec::new();
         loop {
+            // Each page becomes rows at once, so at most one page of bodies is in memory.
             let (hits, next) = engine::page(conn, &viewer, &request)?;
-            all.extend(hits);
+            rows.extend(hits.into_iter().map(HitView::from));
             match next {
-                Some(cursor) if all.len() < MAX_EXPORT_ROWS => request.after = Some(cursor),
+                Some(cursor) if rows.len() < MAX_EXPORT_ROWS => request.after = Some(cursor),
                 _ => break,
             }
         }
-        all.truncate(MAX_EXPORT_ROWS);
-        Ok(all)
+        rows.truncate(MAX_EXPORT_ROWS);
+        Ok(rows)
     })
     .await?;
-    let rows: Vec<HitView> = hits.into_iter().map(HitView::from).collect();
     let (content_type, filename, body) = if csv {
         (
             "text/csv; charset=utf-8",

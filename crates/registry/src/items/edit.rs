@@ -68,6 +68,8 @@ pub(crate) fn owned_item(
     id: &str,
 ) -> Result<Item, RegistryError> {
     principal.require(kind.write_permission())?;
+    // The answer is the item itself: a write-only API key does not get to read through it.
+    principal.require(kind.read_permission())?;
     let item = get(conn, &viewer_of(principal), kind, id)?;
     if item.row.owner_org_id != principal.org_id {
         return Err(RegistryError::Forbidden(
@@ -132,6 +134,7 @@ pub fn add_recipients(
     audit_actor: &Actor,
 ) -> Result<Item, RegistryError> {
     principal.require(kind.write_permission())?;
+    principal.require(kind.read_permission())?;
     let item = get(conn, &viewer_of(principal), kind, id)?;
     let tlp = item.tlp();
     if !more.users.is_empty() || tlp == Tlp::Red {
@@ -153,6 +156,13 @@ pub fn add_recipients(
     let mut wanted = current_input(&item);
     wanted.recipients.organizations.extend(more.organizations);
     wanted.recipients.groups.extend(more.groups);
+    if wanted.recipients == item.recipients {
+        // Nothing new: no version, no notices (a recipient could otherwise flood both).
+        return Err(RegistryError::invalid(
+            "recipients",
+            "names no organization or group that is not a recipient already",
+        ));
+    }
     apply(conn, principal, item, wanted, mail, audit_actor)
 }
 
@@ -175,6 +185,7 @@ fn apply(
         groups: &wanted.recipients.groups - &old.recipients.groups,
         users: &wanted.recipients.users - &old.recipients.users,
     };
+    audience::check_recipient_count(&wanted.recipients)?;
     audience::check_recipients(conn, &added)?;
     keep_version(conn, &item, &old_grants)?;
     let at = now();
@@ -297,7 +308,7 @@ pub fn delete(
         NewAuditEvent::new(format!("{}.deleted", kind.as_str()), Outcome::Success)
             .actor(audit_actor.clone())
             .target(kind.as_str(), id)
-            .details(json!({ "title": item.row.title, "tlp": item.row.tlp })),
+            .details(json!({ "tlp": item.row.tlp, "version": item.row.version })),
     )?;
     Ok(())
 }

@@ -348,7 +348,13 @@ fn insert(
         NewAuditEvent::new(format!("{}.created", kind.as_str()), Outcome::Success)
             .actor(audit_actor.clone())
             .target(kind.as_str(), &row.id)
-            .details(json!({ "tlp": row.tlp, "recipients": input.recipients })),
+            // Counts, not names: whoever reads the audit log must not learn of RED audiences.
+            .details(json!({
+                "tlp": row.tlp,
+                "recipient_organizations": input.recipients.organizations.len(),
+                "recipient_groups": input.recipients.groups.len(),
+                "recipient_users": input.recipients.users.len(),
+            })),
     )?;
     let item = Item::from_row(row);
     subscriptions::notify(conn, mail, &item, subscriptions::Change::New)?;

@@ -105,6 +105,10 @@ impl Cursor {
         match tag {
             "n" => {
                 let micros: i64 = position.parse().map_err(|_| invalid())?;
+                // Years 1970 to 9999: every backend stores those.
+                if !(0..=253_402_300_799_999_999).contains(&micros) {
+                    return Err(invalid());
+                }
                 let created_at = chrono::DateTime::from_timestamp_micros(micros)
                     .ok_or_else(invalid)?
                     .naive_utc();
@@ -322,7 +326,7 @@ pub fn search(
     principal: &Principal,
     request: &SearchRequest,
 ) -> Result<Results, RegistryError> {
-    principal.require(compact_auth::Permission::Search)?;
+    let request = &scoped(principal, request)?;
     let viewer = viewer_of(principal);
     let (hits, next) = page(conn, &viewer, request)?;
     let total = matching(conn, &viewer, request).count().get_result(conn)?;
@@ -333,6 +337,34 @@ pub fn search(
         facets,
         next,
     })
+}
+
+/// The request limited to the kinds the caller may read: an API key with the `search` scope
+/// but without `documents:read` finds updates only, and the other way round.
+pub fn scoped(
+    principal: &Principal,
+    request: &SearchRequest,
+) -> Result<SearchRequest, RegistryError> {
+    use compact_auth::Permission;
+    principal.require(Permission::Search)?;
+    let readable: Vec<ItemKind> = [ItemKind::Document, ItemKind::Update]
+        .into_iter()
+        .filter(|k| principal.has(k.read_permission()))
+        .collect();
+    let mut request = request.clone();
+    match (request.filters.kind, readable.as_slice()) {
+        (_, []) => {
+            return Err(RegistryError::Forbidden(
+                "searching needs documents:read or updates:read as well".into(),
+            ));
+        }
+        (Some(kind), _) if !readable.contains(&kind) => {
+            principal.require(kind.read_permission())?;
+        }
+        (None, [only]) => request.filters.kind = Some(*only),
+        _ => {}
+    }
+    Ok(request)
 }
 
 /// One page of hits, without totals or facets (exports page through these).
@@ -355,9 +387,9 @@ pub fn page(
             .limit(RANK_WINDOW)
             .select(items::id)
             .load(conn)?;
-        let mut query = items::table
-            .into_boxed::<MultiBackend>()
-            .filter(items::id.eq_any(window));
+        // The audience and filters again: an item narrowed or deleted since the first query
+        // must not slip through by id.
+        let mut query = matching(conn, viewer, request).filter(items::id.eq_any(window));
         match &request.after {
             Some(Cursor::Relevance { score: s, id }) => {
                 query = query.filter(
@@ -527,7 +559,18 @@ mod tests {
                 cursor
             );
         }
-        for bad in ["", "!!", "bnx8eA", "cnxOYU58YQ", &"A".repeat(500)] {
+        let before_1970 = {
+            use base64::Engine;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode("n|-62135596800000000|abc")
+        };
+        for bad in [
+            "",
+            "!!",
+            "bnx8eA",
+            "cnxOYU58YQ",
+            &"A".repeat(500),
+            &before_1970,
+        ] {
             assert!(Cursor::decode(bad).is_err(), "{bad}");
         }
     }
