@@ -4,10 +4,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use actix_cors::Cors;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Next, from_fn};
+use actix_web::middleware::{Condition, ErrorHandlerResponse, ErrorHandlers, Next, from_fn};
 use actix_web::{App, HttpMessage, HttpRequest, HttpResponse, web};
 use tracing_actix_web::{RequestId, TracingLogger};
 use utoipa::OpenApi;
@@ -144,6 +145,7 @@ pub fn build_app(
     >,
 > {
     let docs_enabled = state.settings.docs_enabled;
+    let cors = cors(&state.settings.cors_allowed_origins);
     let limit = state.credential_limit.clone();
     let app = App::new()
         .app_data(state)
@@ -159,6 +161,7 @@ pub fn build_app(
         // request span (outermost, so everything above logs inside it).
         .wrap(ErrorHandlers::new().default_handler(error_as_problem))
         .wrap(from_fn(observe))
+        .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(TracingLogger::<RedactedRootSpan>::new())
         .into_utoipa_app()
         .configure(routes::configure(limit))
@@ -181,6 +184,33 @@ pub fn build_app(
         SwaggerUi::new("/docs/{_:.*}")
             .config(Config::new(["/api/v1/openapi.json"]).validator_url("none")),
     )
+}
+
+/// CORS for the configured origins only; None when there are none (no CORS headers at all).
+fn cors(origins: &[String]) -> Option<Cors> {
+    if origins.is_empty() {
+        return None;
+    }
+    let cors = origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods(["GET", "POST", "PATCH", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            HeaderName::from_static("idempotent-replayed"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(3600);
+    Some(cors)
 }
 
 /// Request metrics and the headers every response carries.

@@ -76,6 +76,9 @@ pub struct Settings {
     /// The largest attachment accepted, in bytes; a larger upload is refused (413) as soon
     /// as it is seen to be larger.
     pub attachment_max_bytes: u64,
+    /// Browser origins (e.g. `https://portal.example.org`) allowed to call the API from
+    /// JavaScript. Empty: no CORS headers at all, so browsers refuse cross-origin calls.
+    pub cors_allowed_origins: Vec<String>,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
@@ -116,6 +119,7 @@ impl Default for Settings {
             lockout_max_secs: 3600,
             max_alternates: 2,
             attachment_max_bytes: 25 * 1024 * 1024,
+            cors_allowed_origins: Vec::new(),
             scheduler_interval_secs: 60,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
@@ -170,6 +174,18 @@ impl Settings {
             self.database_pool_size > 0,
             "database_pool_size must be at least 1"
         );
+        for origin in &self.cors_allowed_origins {
+            let url = url::Url::parse(origin)
+                .with_context(|| format!("cors_allowed_origins: {origin:?} is not a URL"))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https")
+                    && url.host().is_some()
+                    && url.path() == "/"
+                    && !origin.ends_with('/')
+                    && url.query().is_none(),
+                "cors_allowed_origins: {origin:?} must be an origin like https://portal.example.org"
+            );
+        }
         anyhow::ensure!(
             self.attachment_max_bytes > 0,
             "attachment_max_bytes must be at least 1"
@@ -299,6 +315,31 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn cors_origins_come_from_the_environment_and_must_be_origins() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env(
+                "COMPACT_CORS_ALLOWED_ORIGINS",
+                r#"["https://portal.example.org", "http://localhost:3000"]"#,
+            );
+            let settings = Settings::load(None, &Overrides::default()).expect("load");
+            assert_eq!(settings.cors_allowed_origins.len(), 2);
+            Ok(())
+        });
+        for bad in [
+            "*",
+            "portal.example.org",
+            "https://portal.example.org/app",
+            "ftp://x.org",
+        ] {
+            let settings = Settings {
+                cors_allowed_origins: vec![bad.to_owned()],
+                ..Settings::default()
+            };
+            assert!(settings.validate().is_err(), "{bad}");
+        }
     }
 
     #[test]

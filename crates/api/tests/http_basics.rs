@@ -197,3 +197,61 @@ async fn the_server_delivers_queued_mail_over_smtp() {
     );
     assert_eq!(received[0].header("Subject"), Some("Welcome"));
 }
+
+#[tokio::test]
+async fn cors_answers_only_configured_origins() {
+    let portal = "https://portal.example.org";
+    let app = TestApp::builder().cors_allowed_origin(portal).spawn().await;
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/documents"))
+        .header("origin", portal)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization, idempotency-key",
+        )
+        .send()
+        .await
+        .expect("preflight");
+    assert!(preflight.status().is_success(), "{}", preflight.status());
+    assert_eq!(preflight.headers()["access-control-allow-origin"], portal);
+    let allowed = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", portal)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(allowed.headers()["access-control-allow-origin"], portal);
+    let exposed = allowed.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("header")
+        .to_lowercase();
+    assert!(exposed.contains("etag"), "{exposed}");
+
+    let other = app
+        .client
+        .get(app.url("/healthz"))
+        .header("origin", "https://evil.example")
+        .send()
+        .await
+        .expect("get");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // Without configured origins there are no CORS headers at all.
+    let plain = TestApp::spawn().await;
+    let response = plain
+        .client
+        .get(plain.url("/healthz"))
+        .header("origin", portal)
+        .send()
+        .await
+        .expect("get");
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}

@@ -34,6 +34,7 @@ pub struct TestAppBuilder {
     database_url: Option<DatabaseUrl>,
     login_burst: Option<u32>,
     attachment_max_bytes: Option<u64>,
+    cors_allowed_origins: Vec<String>,
 }
 
 impl TestAppBuilder {
@@ -52,6 +53,12 @@ impl TestAppBuilder {
     /// Per-IP credential-route burst (tests default to a large one).
     pub fn login_burst(mut self, burst: u32) -> Self {
         self.login_burst = Some(burst);
+        self
+    }
+
+    /// Browser origins allowed by CORS (none by default).
+    pub fn cors_allowed_origin(mut self, origin: &str) -> Self {
+        self.cors_allowed_origins.push(origin.to_owned());
         self
     }
 
@@ -80,6 +87,7 @@ impl TestAppBuilder {
             lockout_base_secs: 1,
             lockout_max_secs: 2,
             attachment_max_bytes: self.attachment_max_bytes.unwrap_or(64 * 1024),
+            cors_allowed_origins: self.cors_allowed_origins,
             ..Settings::default()
         };
         let (test_db, db) = match self.database_url {
