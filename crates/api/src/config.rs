@@ -42,6 +42,8 @@ pub struct Settings {
     pub log_level: String,
     /// Serve `/docs` (the interactive API documentation).
     pub docs_enabled: bool,
+    /// Serve `/api/v1/openapi.json`; `/docs` needs it.
+    pub openapi_enabled: bool,
     /// HTTP worker threads; unset means one per core.
     pub workers: Option<usize>,
     /// SMTP server; unset means mail is written as `.eml` files under `<data_dir>/mail/`.
@@ -99,6 +101,7 @@ impl Default for Settings {
             log_format: LogFormat::Text,
             log_level: "info".into(),
             docs_enabled: true,
+            openapi_enabled: true,
             workers: None,
             smtp_host: None,
             smtp_port: None,
@@ -173,6 +176,10 @@ impl Settings {
         anyhow::ensure!(
             self.database_pool_size > 0,
             "database_pool_size must be at least 1"
+        );
+        anyhow::ensure!(
+            self.openapi_enabled || !self.docs_enabled,
+            "docs_enabled needs openapi_enabled (the docs page reads the spec)"
         );
         for origin in &self.cors_allowed_origins {
             let url = url::Url::parse(origin)

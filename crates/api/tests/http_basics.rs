@@ -255,3 +255,13 @@ async fn cors_answers_only_configured_origins() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn the_docs_and_the_spec_can_be_switched_off() {
+    let app = TestApp::builder().without_docs().spawn().await;
+    problem(app.get("/api/v1/openapi.json").await, 404).await;
+    for path in ["/docs", "/docs/", "/docs/index.html"] {
+        assert_eq!(app.get(path).await.status(), 404, "{path}");
+    }
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

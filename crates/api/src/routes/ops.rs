@@ -57,11 +57,14 @@ pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiErro
         .body(text))
 }
 
-/// This API's OpenAPI 3.1 document.
-#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "OpenAPI document", body = Object)))]
+/// This API's OpenAPI 3.1 document (404 when `openapi_enabled` is off).
+#[utoipa::path(tag = "operations", security(()), responses((status = 200, description = "OpenAPI document", body = Object), (status = 404, body = Problem, content_type = "application/problem+json")))]
 #[get("/openapi.json")]
-pub async fn openapi_json(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn openapi_json(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if !state.settings.openapi_enabled {
+        return Err(ApiError::NotFound);
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(state.openapi_json.clone())
+        .body(state.openapi_json.clone()))
 }

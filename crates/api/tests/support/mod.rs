@@ -35,6 +35,7 @@ pub struct TestAppBuilder {
     login_burst: Option<u32>,
     attachment_max_bytes: Option<u64>,
     cors_allowed_origins: Vec<String>,
+    without_docs: bool,
 }
 
 impl TestAppBuilder {
@@ -53,6 +54,12 @@ impl TestAppBuilder {
     /// Per-IP credential-route burst (tests default to a large one).
     pub fn login_burst(mut self, burst: u32) -> Self {
         self.login_burst = Some(burst);
+        self
+    }
+
+    /// Neither `/docs` nor the OpenAPI document served.
+    pub fn without_docs(mut self) -> Self {
+        self.without_docs = true;
         self
     }
 
@@ -88,6 +95,8 @@ impl TestAppBuilder {
             lockout_max_secs: 2,
             attachment_max_bytes: self.attachment_max_bytes.unwrap_or(64 * 1024),
             cors_allowed_origins: self.cors_allowed_origins,
+            docs_enabled: !self.without_docs,
+            openapi_enabled: !self.without_docs,
             ..Settings::default()
         };
         let (test_db, db) = match self.database_url {
