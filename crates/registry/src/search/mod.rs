@@ -483,6 +483,9 @@ fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
         .unwrap_or_else(|| snippet::opening(fallback))
 }
 
+/// Kind, type, owner organization, TLP, language, and how many visible matches have them.
+type FacetGroup = (String, String, String, String, String, i64);
+
 /// The exact total and the facet counts of the visible matches.
 fn facets(
     conn: &mut DbConnection,
@@ -516,9 +519,9 @@ fn facets(
             .select(item_tags::item_id);
         query = query.filter(items::id.eq_any(tagged));
     }
-    let groups: Vec<(String, String, String, String, String, i64)> = query.load(conn)?;
+    let groups: Vec<FacetGroup> = query.load(conn)?;
     let total = groups.iter().map(|g| g.5).sum();
-    let sum_by = |field: fn(&(String, String, String, String, String, i64)) -> &String| {
+    let sum_by = |field: fn(&FacetGroup) -> &String| {
         let mut sums: std::collections::BTreeMap<&String, i64> = Default::default();
         for group in &groups {
             *sums.entry(field(group)).or_default() += group.5;
