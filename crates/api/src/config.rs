@@ -81,6 +81,9 @@ pub struct Settings {
     /// Browser origins (e.g. `https://portal.example.org`) allowed to call the API from
     /// JavaScript. Empty: no CORS headers at all, so browsers refuse cross-origin calls.
     pub cors_allowed_origins: Vec<String>,
+    /// Seconds a client may take to send a JSON body, or between two pieces of an upload;
+    /// a slower client gets 408 and its connection back.
+    pub body_timeout_secs: u64,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
@@ -123,6 +126,7 @@ impl Default for Settings {
             max_alternates: 2,
             attachment_max_bytes: 25 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
+            body_timeout_secs: 30,
             scheduler_interval_secs: 60,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
@@ -193,6 +197,10 @@ impl Settings {
                 "cors_allowed_origins: {origin:?} must be an origin like https://portal.example.org"
             );
         }
+        anyhow::ensure!(
+            self.body_timeout_secs > 0,
+            "body_timeout_secs must be at least 1"
+        );
         anyhow::ensure!(
             self.attachment_max_bytes > 0,
             "attachment_max_bytes must be at least 1"

@@ -54,6 +54,9 @@ pub enum ApiError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// The client took too long to send its body.
+    #[error("request timeout")]
+    RequestTimeout,
     /// An edit without `If-Match`.
     #[error("precondition required")]
     PreconditionRequired,
@@ -100,6 +103,11 @@ impl ApiError {
             ApiError::Forbidden(detail) => ("about:blank", Some(detail.clone()), vec![]),
             ApiError::NotFound => ("about:blank", Some("Nothing is here.".to_owned()), vec![]),
             ApiError::Conflict(detail) => ("about:blank", Some(detail.clone()), vec![]),
+            ApiError::RequestTimeout => (
+                "about:blank",
+                Some("The request body arrived too slowly.".to_owned()),
+                vec![],
+            ),
             ApiError::PreconditionRequired => (
                 "about:blank",
                 Some("Send If-Match with the ETag of the version you are changing.".to_owned()),
@@ -215,6 +223,7 @@ impl ResponseError for ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,

@@ -31,6 +31,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<usize>().ok());
         let mut payload = payload.take();
+        let body_timeout = body_timeout(req);
         Box::pin(async move {
             if !content_type_ok {
                 return Err(ApiError::UnsupportedMediaType {
@@ -40,18 +41,34 @@ impl<T: DeserializeOwned + 'static> FromRequest for ApiJson<T> {
             if declared_length.is_some_and(|n| n > JSON_LIMIT) {
                 return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
             }
-            let mut body = BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk
-                    .map_err(|e| ApiError::BadRequest(format!("Could not read the body: {e}")))?;
-                if body.len() + chunk.len() > JSON_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
+            let read = async {
+                let mut body = BytesMut::new();
+                while let Some(chunk) = payload.next().await {
+                    let chunk = chunk.map_err(|e| {
+                        ApiError::BadRequest(format!("Could not read the body: {e}"))
+                    })?;
+                    if body.len() + chunk.len() > JSON_LIMIT {
+                        return Err(ApiError::PayloadTooLarge { limit: JSON_LIMIT });
+                    }
+                    body.extend_from_slice(&chunk);
                 }
-                body.extend_from_slice(&chunk);
-            }
+                Ok(body)
+            };
+            // A slow client must not hold its connection and our buffer for long.
+            let body = tokio::time::timeout(body_timeout, read)
+                .await
+                .map_err(|_| ApiError::RequestTimeout)??;
             parse(&body).map(ApiJson)
         })
     }
+}
+
+/// How long a client may take to send a body (`body_timeout_secs`).
+pub fn body_timeout(req: &HttpRequest) -> std::time::Duration {
+    let secs = req
+        .app_data::<actix_web::web::Data<crate::app::AppState>>()
+        .map_or(30, |state| state.settings.body_timeout_secs);
+    std::time::Duration::from_secs(secs)
 }
 
 fn is_json(req: &HttpRequest) -> bool {

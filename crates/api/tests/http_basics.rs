@@ -265,3 +265,67 @@ async fn the_docs_and_the_spec_can_be_switched_off() {
     }
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn deeply_nested_json_is_a_clean_4xx() {
+    let app = TestApp::spawn().await;
+    let org = app.create_org("UNODC", "compact_entity");
+    app.create_user(&org, "fp@unodc.example", "focal_point");
+    let (token, _) = app.tokens("fp@unodc.example").await;
+    let depth = 100_000;
+    let body = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+    let response = app
+        .client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("request");
+    // Refused as the wrong shape before any depth is reached; either way a problem, no 500.
+    let status = response.status().as_u16();
+    assert!(matches!(status, 400 | 422), "{status}");
+    problem(response, status).await;
+    let nested_title = format!(r#"{{"title": {}"x"{} }}"#, "[".repeat(200), "]".repeat(200));
+    let response = app
+        .client
+        .post(app.url("/api/v1/updates"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body(nested_title)
+        .send()
+        .await
+        .expect("request");
+    assert!(matches!(response.status().as_u16(), 400 | 422));
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_client_that_sends_its_body_too_slowly_gets_408_and_others_are_served() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await;
+    let org = app.create_org("UNODC", "compact_entity");
+    app.create_user(&org, "fp@unodc.example", "focal_point");
+    let (token, _) = app.tokens("fp@unodc.example").await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /api/v1/updates HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"title\":"
+    );
+    slow.write_all(head.as_bytes()).await.expect("write");
+    // Meanwhile the server answers others.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+    let started = std::time::Instant::now();
+    let mut answer = vec![0u8; 1024];
+    let read = tokio::time::timeout(Duration::from_secs(10), slow.read(&mut answer))
+        .await
+        .expect("the server answered")
+        .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

@@ -104,6 +104,7 @@ pub async fn receive<S, E>(
     store: &Store,
     filename: &str,
     limit: u64,
+    idle: std::time::Duration,
     mut body: S,
 ) -> Result<(Inspected, TempPath), ApiError>
 where
@@ -120,7 +121,10 @@ where
     let (file, path) = temp.into_parts();
     let mut file = Some(file);
     let mut inspector = Inspector::new(filename, limit);
-    while let Some(chunk) = body.next().await {
+    while let Some(chunk) = tokio::time::timeout(idle, body.next())
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+    {
         let chunk =
             chunk.map_err(|e| ApiError::BadRequest(format!("Could not read the body: {e}")))?;
         inspector.feed(&chunk).map_err(refused)?;
@@ -196,7 +200,8 @@ pub async fn upload(
     // The file goes to disk first: a file without a row is harmless, a row without a file
     // is not.
     let store = Store::new(&state.settings.data_dir);
-    let (inspected, upload) = receive(&store, &filename, limit, body).await?;
+    let idle = crate::extract::body_timeout(&req);
+    let (inspected, upload) = receive(&store, &filename, limit, idle, body).await?;
     let sha256 = inspected.sha256.clone();
     web::block(move || store.keep(upload, &sha256))
         .await
@@ -389,6 +394,8 @@ mod tests {
     use super::*;
     use futures_util::stream;
 
+    const IDLE: std::time::Duration = std::time::Duration::from_secs(5);
+
     #[test]
     fn content_disposition_is_safe_ascii_with_the_exact_name_encoded() {
         assert_eq!(
@@ -429,22 +436,23 @@ mod tests {
         pdf.resize(10_000, b' ');
 
         // No Content-Length to go by: the stream itself is cut off at the limit.
-        let Err(error) = receive(&store, "a.pdf", 4_096, pieces(&pdf, 1_000)).await else {
+        let Err(error) = receive(&store, "a.pdf", 4_096, IDLE, pieces(&pdf, 1_000)).await else {
             panic!("accepted past the limit");
         };
         assert_eq!(status(error), 413);
-        let Err(error) = receive(&store, "a.pdf", 1 << 20, pieces(b"", 1)).await else {
+        let Err(error) = receive(&store, "a.pdf", 1 << 20, IDLE, pieces(b"", 1)).await else {
             panic!("accepted an empty file");
         };
         assert_eq!(status(error), 422);
-        let Err(error) = receive(&store, "a.pdf", 1 << 20, pieces(b"<html >", 1)).await else {
+        let Err(error) = receive(&store, "a.pdf", 1 << 20, IDLE, pieces(b"<html >", 1)).await
+        else {
             panic!("accepted html");
         };
         assert_eq!(status(error), 415);
         let tmp = dir.path().join("attachments/tmp");
         assert_eq!(std::fs::read_dir(&tmp).expect("tmp").count(), 0);
 
-        let (inspected, path) = receive(&store, "a.pdf", 1 << 20, pieces(&pdf, 777))
+        let (inspected, path) = receive(&store, "a.pdf", 1 << 20, IDLE, pieces(&pdf, 777))
             .await
             .expect("accepted");
         assert_eq!(inspected.size_bytes, 10_000);
