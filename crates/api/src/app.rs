@@ -18,7 +18,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::config::Settings;
 use crate::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use crate::metrics::Metrics;
-use crate::routes::{self, CredentialRateLimit};
+use crate::routes::{self, CallerRateLimit, CredentialRateLimit};
 use crate::telemetry::RedactedRootSpan;
 use compact_auth::Authenticator;
 use compact_auth::accounts::MailContext;
@@ -80,6 +80,7 @@ pub struct AppState {
     pub auth: Arc<Authenticator>,
     pub mail: MailContext,
     pub credential_limit: CredentialRateLimit,
+    pub caller_limit: CallerRateLimit,
     pub nomination_rules: NominationRules,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
@@ -98,11 +99,14 @@ impl AppState {
         };
         let credential_limit =
             routes::credential_rate_limit(settings.login_burst, settings.login_replenish_ms);
+        let caller_limit =
+            routes::caller_rate_limit(settings.rate_limit_burst, settings.rate_limit_replenish_ms);
         Self {
             db,
             auth,
             mail,
             credential_limit,
+            caller_limit,
             nomination_rules: NominationRules {
                 max_alternates: i64::from(settings.max_alternates),
             },
@@ -119,7 +123,10 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
-        .configure(routes::configure(routes::credential_rate_limit(1, 1000)))
+        .configure(routes::configure(
+            routes::credential_rate_limit(1, 1000),
+            routes::caller_rate_limit(1, 1000),
+        ))
         .split_for_parts()
         .1
 }
@@ -147,6 +154,7 @@ pub fn build_app(
     let docs_enabled = state.settings.docs_enabled;
     let cors = cors(&state.settings.cors_allowed_origins);
     let limit = state.credential_limit.clone();
+    let caller_limit = state.caller_limit.clone();
     let app = App::new()
         .app_data(state)
         .app_data(
@@ -164,7 +172,7 @@ pub fn build_app(
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(TracingLogger::<RedactedRootSpan>::new())
         .into_utoipa_app()
-        .configure(routes::configure(limit))
+        .configure(routes::configure(limit, caller_limit))
         .into_app()
         .default_service(web::to(fallback));
     if !docs_enabled {

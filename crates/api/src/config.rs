@@ -68,6 +68,10 @@ pub struct Settings {
     /// every `login_replenish_ms`.
     pub login_burst: u32,
     pub login_replenish_ms: u64,
+    /// Every `/api/v1` route: `rate_limit_burst` requests at once per caller (access token,
+    /// API key, or address when anonymous), then one more every `rate_limit_replenish_ms`.
+    pub rate_limit_burst: u32,
+    pub rate_limit_replenish_ms: u64,
     /// Failed sign-ins in a row before an account locks; the lock starts at
     /// `lockout_base_secs`, doubles with each further failure, up to `lockout_max_secs`.
     pub lockout_threshold: i32,
@@ -120,6 +124,8 @@ impl Default for Settings {
             password_threads: None,
             login_burst: 10,
             login_replenish_ms: 3000,
+            rate_limit_burst: 100,
+            rate_limit_replenish_ms: 50,
             lockout_threshold: 5,
             lockout_base_secs: 60,
             lockout_max_secs: 3600,

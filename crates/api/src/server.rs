@@ -50,7 +50,8 @@ impl Platform {
 
         let auth = Arc::new(Authenticator::new(db.clone(), settings.auth()).context("identity")?);
         let state = web::Data::new(AppState::new(db, settings.clone(), auth.clone()));
-        let scheduler = tokio::spawn(run_scheduler(state.clone(), stopped));
+        let scheduler = tokio::spawn(run_scheduler(state.clone(), stopped.clone()));
+        tokio::spawn(forget_idle_rate_limits(state.clone(), stopped));
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(10))
             .client_disconnect_timeout(Duration::from_secs(5))
@@ -147,5 +148,22 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
             Ok(Err(error)) => tracing::warn!(%error, "digests failed; retrying later"),
             Err(error) => tracing::error!(%error, "digest run panicked"),
         }
+    }
+}
+
+/// Rate-limit buckets are kept per caller in memory; those back at full capacity are dropped
+/// every minute, so random credentials cannot grow memory without bound.
+async fn forget_idle_rate_limits(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(60)) => {}
+            _ = stop.changed() => return,
+        }
+        let callers = state.caller_limit.limiter();
+        callers.retain_recent();
+        callers.shrink_to_fit();
+        let addresses = state.credential_limit.limiter();
+        addresses.retain_recent();
+        addresses.shrink_to_fit();
     }
 }

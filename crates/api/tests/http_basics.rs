@@ -329,3 +329,24 @@ async fn a_client_that_sends_its_body_too_slowly_gets_408_and_others_are_served(
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test]
+async fn every_caller_has_its_own_rate_limit_with_retry_after() {
+    let app = TestApp::builder().rate_limit_burst(3).spawn().await;
+    let org = app.create_org("UNODC", "compact_entity");
+    app.create_user(&org, "a@unodc.example", "member");
+    app.create_user(&org, "b@unodc.example", "member");
+    let (a, _) = app.tokens("a@unodc.example").await;
+    let (b, _) = app.tokens("b@unodc.example").await;
+    for _ in 0..3 {
+        assert_eq!(app.get_as(&a, "/api/v1/me").await.status(), 200);
+    }
+    let limited = app.get_as(&a, "/api/v1/me").await;
+    assert!(limited.headers().contains_key("retry-after"));
+    problem(limited, 429).await;
+    // Another caller, and anonymous callers, have buckets of their own.
+    assert_eq!(app.get_as(&b, "/api/v1/me").await.status(), 200);
+    assert_eq!(app.get("/api/v1/documents").await.status(), 200);
+    // Operations routes are outside the API limit.
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

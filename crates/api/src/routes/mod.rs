@@ -15,7 +15,13 @@ pub mod updates;
 pub mod users;
 
 use actix_governor::governor::middleware::NoOpMiddleware;
-use actix_governor::{Governor, GovernorConfig, GovernorConfigBuilder, PeerIpKeyExtractor};
+use actix_governor::{
+    Governor, GovernorConfig, GovernorConfigBuilder, KeyExtractor, PeerIpKeyExtractor,
+    SimpleKeyExtractionError,
+};
+use actix_web::dev::ServiceRequest;
+use actix_web::http::header;
+use sha2::{Digest, Sha256};
 use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -30,8 +36,56 @@ pub fn credential_rate_limit(burst: u32, replenish_ms: u64) -> CredentialRateLim
         .expect("non-zero rate limit")
 }
 
+/// Who a request counts against: its credential (a session's access token or an API key,
+/// kept only as a hash) or, without one, the peer's address.
+#[derive(Clone, Copy, Debug)]
+pub struct CallerKey;
+
+impl KeyExtractor for CallerKey {
+    type Key = [u8; 16];
+    type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
+
+    fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
+        let headers = req.headers();
+        let credential = headers
+            .get(header::AUTHORIZATION)
+            .or_else(|| headers.get("x-api-key"))
+            .map(|v| v.as_bytes().to_vec());
+        let mut hash = Sha256::new();
+        match credential {
+            Some(bytes) => hash.update(bytes),
+            None => {
+                let ip = req
+                    .peer_addr()
+                    .map(|a| a.ip().to_string())
+                    .unwrap_or_default();
+                hash.update(b"ip:");
+                hash.update(ip.as_bytes());
+            }
+        }
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&hash.finalize()[..16]);
+        Ok(key)
+    }
+}
+
+/// The per-caller limit on every `/api/v1` route.
+pub type CallerRateLimit = GovernorConfig<CallerKey, NoOpMiddleware>;
+
+pub fn caller_rate_limit(burst: u32, replenish_ms: u64) -> CallerRateLimit {
+    GovernorConfigBuilder::default()
+        .milliseconds_per_request(replenish_ms.max(1))
+        .burst_size(burst.max(1))
+        .key_extractor(CallerKey)
+        .finish()
+        .expect("non-zero rate limit")
+}
+
 /// Every route of the platform, registered through utoipa so the spec cannot miss one.
-pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) {
+pub fn configure(
+    limit: CredentialRateLimit,
+    caller_limit: CallerRateLimit,
+) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.service(ops::healthz)
             .service(ops::readyz)
@@ -39,6 +93,7 @@ pub fn configure(limit: CredentialRateLimit) -> impl FnOnce(&mut ServiceConfig) 
             .service(auth::jwks);
         cfg.service(
             scope("/api/v1")
+                .wrap(Governor::new(&caller_limit))
                 .service(ops::openapi_json)
                 .service(
                     scope("/auth")

@@ -33,6 +33,7 @@ pub struct TestAppBuilder {
     smtp_port: Option<u16>,
     database_url: Option<DatabaseUrl>,
     login_burst: Option<u32>,
+    rate_limit_burst: Option<u32>,
     attachment_max_bytes: Option<u64>,
     cors_allowed_origins: Vec<String>,
     without_docs: bool,
@@ -48,6 +49,13 @@ impl TestAppBuilder {
     /// Use this database instead of a fresh one (e.g. one that cannot be reached).
     pub fn database_url(mut self, url: DatabaseUrl) -> Self {
         self.database_url = Some(url);
+        self
+    }
+
+    /// Per-caller burst on every `/api/v1` route (tests default to a large one), refilled
+    /// once a minute.
+    pub fn rate_limit_burst(mut self, burst: u32) -> Self {
+        self.rate_limit_burst = Some(burst);
         self
     }
 
@@ -91,6 +99,12 @@ impl TestAppBuilder {
             password_iterations: 1,
             login_burst: self.login_burst.unwrap_or(10_000),
             login_replenish_ms: 60_000,
+            rate_limit_burst: self.rate_limit_burst.unwrap_or(100_000),
+            rate_limit_replenish_ms: if self.rate_limit_burst.is_some() {
+                60_000
+            } else {
+                1
+            },
             lockout_base_secs: 1,
             lockout_max_secs: 2,
             attachment_max_bytes: self.attachment_max_bytes.unwrap_or(64 * 1024),
