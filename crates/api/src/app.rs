@@ -120,7 +120,7 @@ impl AppState {
 
 /// The OpenAPI document, collected from the registered routes.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let spec = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure(
@@ -128,7 +128,65 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             routes::caller_rate_limit(1, 1000),
         ))
         .split_for_parts()
-        .1
+        .1;
+    with_common_problems(spec)
+}
+
+/// Problems any `/api/v1` operation may answer, whatever it is: a malformed request, a
+/// missing or refused credential, an unknown id, a slow or oversized or mistyped body,
+/// invalid fields, the rate limit, the database away. Declared once here rather than on
+/// every route, so the document is complete and clients can rely on it.
+fn with_common_problems(mut spec: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+    const COMMON: [(&str, &str); 10] = [
+        ("400", "Malformed request"),
+        ("401", "No valid credential"),
+        ("403", "Not allowed"),
+        ("404", "Not found, or not for the caller"),
+        ("408", "The body arrived too slowly"),
+        ("413", "The body is too large"),
+        ("415", "The body is of a type this operation does not take"),
+        ("422", "Invalid fields"),
+        ("429", "Too many requests; see Retry-After"),
+        (
+            "503",
+            "A service the platform needs is unavailable; see Retry-After",
+        ),
+    ];
+    for (path, item) in spec.paths.paths.iter_mut() {
+        if !path.starts_with("/api/v1/") {
+            continue;
+        }
+        let operations = [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ];
+        for operation in operations.into_iter().flatten() {
+            for (code, description) in COMMON {
+                operation
+                    .responses
+                    .responses
+                    .entry(code.to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    PROBLEM_JSON,
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("Problem")))
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                    });
+            }
+        }
+    }
+    spec
 }
 
 /// The document as served and committed: pretty JSON with a final newline.

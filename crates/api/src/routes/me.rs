@@ -133,7 +133,7 @@ pub struct RecoveryCodes {
 
 /// Confirm TOTP enrolment with a current code. Existing tokens stop working: sign in again
 /// with the code.
-#[utoipa::path(tag = "me", security(("bearer" = ["session"])), request_body = TotpConfirmation, responses((status = 200, body = RecoveryCodes), (status = 422, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "me", security(("bearer" = ["session"])), request_body = TotpConfirmation, responses((status = 200, body = RecoveryCodes), (status = 409, description = "No enrolment started, or already enrolled", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
 #[post("/me/mfa/totp/confirm")]
 pub async fn confirm_totp(
     state: web::Data<AppState>,
