@@ -12,6 +12,7 @@ use compact_db::{DbConnection, now};
 
 use crate::{AuthError, Role};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum UserStatus {

@@ -28,6 +28,7 @@ use compact_db::{DbConnection, MultiBackend};
 
 use crate::RegistryError;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tlp {

@@ -17,6 +17,7 @@ use compact_db::{DbConnection, now};
 
 use crate::{RegistryError, validate};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {

@@ -23,6 +23,7 @@ use compact_db::{DbConnection, now, write_transaction};
 
 use crate::{RegistryError, validate};
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum NominationKind {

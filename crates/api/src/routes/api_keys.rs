@@ -59,9 +59,10 @@ pub struct CreatedApiKey {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewApiKeyRequest {
-    #[schema(max_length = 100, example = "nightly export")]
+    #[schema(min_length = 1, max_length = 100, example = "nightly export")]
     name: String,
     /// A subset of your permissions, e.g. `updates:write`, `documents:read`, `search`.
+    #[schema(min_items = 1)]
     scopes: Vec<String>,
     /// Required; at most 365 days away.
     expires_at: DateTime<Utc>,

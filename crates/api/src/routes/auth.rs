@@ -18,9 +18,9 @@ use crate::extract::ApiJson;
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    #[schema(max_length = 254, example = "focal.point@example.org")]
+    #[schema(min_length = 1, max_length = 254, example = "focal.point@example.org")]
     email: String,
-    #[schema(max_length = 1024)]
+    #[schema(min_length = 1, max_length = 1024)]
     password: String,
     /// A current TOTP code, or a recovery code, when a second factor is enrolled.
     #[schema(max_length = 64)]
@@ -98,7 +98,7 @@ pub async fn login(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RefreshRequest {
-    #[schema(max_length = 256)]
+    #[schema(min_length = 1, max_length = 256)]
     refresh_token: String,
 }
 
@@ -163,7 +163,7 @@ pub async fn logout(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangePasswordRequest {
-    #[schema(max_length = 1024)]
+    #[schema(min_length = 1, max_length = 1024)]
     current_password: String,
     /// 12 to 128 characters, not easy to guess.
     #[schema(min_length = 12, max_length = 128)]
@@ -267,7 +267,7 @@ async fn new_password_hash(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResetRequest {
-    #[schema(max_length = 254)]
+    #[schema(min_length = 1, max_length = 254)]
     email: String,
 }
 

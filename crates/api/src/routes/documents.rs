@@ -24,6 +24,7 @@ const KIND: ItemKind = ItemKind::Document;
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     #[schema(
+        min_length = 1,
         max_length = 300,
         example = "Regional assessment of terrorist financing risks"
     )]
@@ -35,14 +36,14 @@ pub struct NewDocument {
     #[serde(default)]
     #[schema(max_length = 200000)]
     body: String,
-    #[schema(value_type = String, example = "en")]
+    #[schema(example = "en")]
     language: Language,
     #[serde(rename = "type")]
-    #[schema(value_type = String, example = "assessment")]
+    #[schema(example = "assessment")]
     doc_type: DocType,
     #[serde(default)]
     tags: Vec<String>,
-    #[schema(value_type = String, example = "amber")]
+    #[schema(example = "amber")]
     tlp: Tlp,
     #[serde(default)]
     recipients: RecipientsBody,
@@ -129,14 +130,11 @@ pub struct DocumentChanges {
     summary: Option<String>,
     #[schema(max_length = 200000)]
     body: Option<String>,
-    #[schema(value_type = Option<String>)]
     language: Option<Language>,
     #[serde(rename = "type")]
-    #[schema(value_type = Option<String>)]
     doc_type: Option<DocType>,
     tags: Option<Vec<String>>,
     /// Lowering the marking is audited.
-    #[schema(value_type = Option<String>)]
     tlp: Option<Tlp>,
     /// Replaces the recipients; widening is audited.
     recipients: Option<RecipientsBody>,

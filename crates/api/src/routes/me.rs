@@ -121,7 +121,7 @@ pub async fn begin_totp(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpConfirmation {
-    #[schema(max_length = 16, example = "123456")]
+    #[schema(min_length = 1, max_length = 16, example = "123456")]
     code: String,
 }
 

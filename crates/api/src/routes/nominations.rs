@@ -111,13 +111,17 @@ pub async fn list(
 pub struct NewNomination {
     /// Defaults to your organization; the secretariat may nominate on another's behalf.
     organization_id: Option<String>,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     nominee_name: String,
-    #[schema(max_length = 254)]
+    #[schema(min_length = 1, max_length = 254)]
     nominee_email: String,
-    #[schema(max_length = 200, example = "Counter-terrorism adviser")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Counter-terrorism adviser"
+    )]
     position: String,
-    #[schema(value_type = String, example = "primary")]
+    #[schema(example = "primary")]
     kind: NominationKind,
     #[serde(default)]
     #[schema(max_length = 4000)]

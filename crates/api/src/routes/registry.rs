@@ -77,9 +77,9 @@ fn actor(principal: &Principal, req: &HttpRequest) -> compact_db::audit::Actor {
 #[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationQuery {
-    #[param(value_type = Option<String>, example = "regional_organization")]
+    #[param(example = "regional_organization")]
     kind: Option<OrgKind>,
-    #[param(value_type = Option<String>, example = "active")]
+    #[param(example = "active")]
     status: Option<OrgStatus>,
 }
 
@@ -112,11 +112,15 @@ pub async fn list_organizations(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
-    #[schema(max_length = 200, example = "Organisation of Islamic Cooperation")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Organisation of Islamic Cooperation"
+    )]
     name: String,
-    #[schema(max_length = 20, example = "OIC")]
+    #[schema(min_length = 1, max_length = 20, example = "OIC")]
     acronym: String,
-    #[schema(value_type = String, example = "regional_organization")]
+    #[schema(example = "regional_organization")]
     kind: OrgKind,
     #[serde(default)]
     un_system: bool,
@@ -186,12 +190,11 @@ pub struct OrganizationChanges {
     name: Option<String>,
     #[schema(max_length = 20)]
     acronym: Option<String>,
-    #[schema(value_type = Option<String>)]
     kind: Option<OrgKind>,
     un_system: Option<bool>,
     email_domains: Option<Vec<String>>,
     /// `suspended` cuts the organization's users off at once; `active` lets them back.
-    #[schema(value_type = Option<String>, example = "suspended")]
+    #[schema(example = "suspended")]
     status: Option<OrgStatus>,
 }
 
@@ -287,9 +290,13 @@ pub async fn list_groups(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewGroup {
-    #[schema(max_length = 200, example = "Central Asia Joint Plan of Action")]
+    #[schema(
+        min_length = 1,
+        max_length = 200,
+        example = "Central Asia Joint Plan of Action"
+    )]
     name: String,
-    #[schema(value_type = String, example = "regional_plan")]
+    #[schema(example = "regional_plan")]
     kind: GroupKind,
     #[serde(default)]
     #[schema(max_length = 4000)]
@@ -358,7 +365,6 @@ pub async fn get_group(
 pub struct GroupChanges {
     #[schema(max_length = 200)]
     name: Option<String>,
-    #[schema(value_type = Option<String>)]
     kind: Option<GroupKind>,
     #[schema(max_length = 4000)]
     description: Option<String>,

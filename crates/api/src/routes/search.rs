@@ -27,7 +27,6 @@ pub struct SearchQuery {
     /// everything that passes the filters, newest first.
     q: Option<String>,
     /// `document` or `update`.
-    #[param(value_type = Option<String>)]
     kind: Option<ItemKind>,
     /// Document type, e.g. `assessment` (`update` for updates).
     #[serde(rename = "type")]
@@ -37,9 +36,7 @@ pub struct SearchQuery {
     /// Items addressed to this group.
     group: Option<String>,
     tag: Option<String>,
-    #[param(value_type = Option<String>)]
     tlp: Option<Tlp>,
-    #[param(value_type = Option<String>)]
     language: Option<Language>,
     /// Created at or after (RFC 3339).
     from: Option<DateTime<Utc>>,

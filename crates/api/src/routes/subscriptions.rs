@@ -40,12 +40,12 @@ impl From<Subscription> for SubscriptionView {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSubscription {
-    #[schema(value_type = String, example = "tag")]
+    #[schema(example = "tag")]
     target: Target,
     /// Required except for `everything`.
     #[schema(example = "terrorist-financing")]
     target_id: Option<String>,
-    #[schema(value_type = String, example = "daily")]
+    #[schema(example = "daily")]
     delivery: Delivery,
 }
 

@@ -26,20 +26,21 @@ fn other_language() -> Language {
 #[serde(deny_unknown_fields)]
 pub struct NewUpdate {
     #[schema(
+        min_length = 1,
         max_length = 300,
         example = "New listing under the 1267 sanctions regime"
     )]
     title: String,
     /// Markdown.
-    #[schema(max_length = 200000)]
+    #[schema(min_length = 1, max_length = 200000)]
     body: String,
     /// Default `other`.
     #[serde(default = "other_language")]
-    #[schema(value_type = String, example = "en")]
+    #[schema(example = "en")]
     language: Language,
     #[serde(default)]
     tags: Vec<String>,
-    #[schema(value_type = String, example = "green")]
+    #[schema(example = "green")]
     tlp: Tlp,
     #[serde(default)]
     recipients: RecipientsBody,
@@ -123,10 +124,8 @@ pub struct UpdateChanges {
     title: Option<String>,
     #[schema(max_length = 200000)]
     body: Option<String>,
-    #[schema(value_type = Option<String>)]
     language: Option<Language>,
     tags: Option<Vec<String>>,
-    #[schema(value_type = Option<String>)]
     tlp: Option<Tlp>,
     recipients: Option<RecipientsBody>,
 }

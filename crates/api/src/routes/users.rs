@@ -49,12 +49,12 @@ pub async fn list(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InviteRequest {
-    #[schema(max_length = 254)]
+    #[schema(min_length = 1, max_length = 254)]
     email: String,
-    #[schema(max_length = 200)]
+    #[schema(min_length = 1, max_length = 200)]
     name: String,
     /// Up to `coordinator` (admins: any role).
-    #[schema(value_type = String, example = "member")]
+    #[schema(example = "member")]
     role: Role,
     /// Admins only; defaults to the caller's organization.
     organization_id: Option<String>,
@@ -141,10 +141,10 @@ pub async fn get(
 #[serde(deny_unknown_fields)]
 pub struct UserUpdate {
     /// Up to `coordinator` (admins: any role).
-    #[schema(value_type = Option<String>, example = "coordinator")]
+    #[schema(example = "coordinator")]
     role: Option<Role>,
     /// `active` or `deactivated`.
-    #[schema(value_type = Option<String>, example = "deactivated")]
+    #[schema(example = "deactivated")]
     status: Option<UserStatus>,
 }
 

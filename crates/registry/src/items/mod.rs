@@ -25,6 +25,7 @@ use crate::subscriptions;
 use crate::{RegistryError, validate};
 use compact_auth::accounts::MailContext;
 
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
@@ -56,6 +57,7 @@ impl ItemKind {
 }
 
 /// What kind of document it is; updates have the type `update`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DocType {
