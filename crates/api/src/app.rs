@@ -34,6 +34,7 @@ use compact_registry::nominations::NominationRules;
                        `application/problem+json`."
     ),
     modifiers(&SecuritySchemes),
+    components(schemas(compact_registry::items::ItemKind)),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
         (name = "auth", description = "Sign-in, tokens, passwords, invitations and the public keys"),
@@ -42,6 +43,10 @@ use compact_registry::nominations::NominationRules;
         (name = "api-keys", description = "Keys for scripts, with chosen scopes"),
         (name = "registry", description = "Organizations and groups of the Compact"),
         (name = "nominations", description = "Focal-point nominations, the directory and statistics"),
+        (name = "documents", description = "Documents shared under TLP audiences, their versions and files"),
+        (name = "updates", description = "Short dated posts: the feed"),
+        (name = "search", description = "Search and exports over what the caller may see"),
+        (name = "subscriptions", description = "Following organizations, groups, tags or everything, by mail"),
     )
 )]
 struct ApiDoc;

@@ -273,7 +273,7 @@ pub struct ResetRequest {
 
 /// Ask for a password-reset link by mail. The answer is the same whether or not the
 /// e-mail belongs to an account.
-#[utoipa::path(tag = "auth", security(()), request_body = ResetRequest, responses((status = 202), (status = 429, body = Problem, content_type = "application/problem+json")))]
+#[utoipa::path(tag = "auth", security(()), request_body = ResetRequest, responses((status = 202), (status = 422, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json")))]
 #[post("/password-reset")]
 pub async fn request_reset(
     state: web::Data<AppState>,
@@ -281,6 +281,13 @@ pub async fn request_reset(
     body: ApiJson<ResetRequest>,
 ) -> Result<HttpResponse, ApiError> {
     bounded("email", &body.0.email, 254)?;
+    if body.0.email.trim().is_empty() {
+        // Saying that an empty address is not one reveals nothing about accounts.
+        return Err(ApiError::invalid_field(
+            "email",
+            "give the account's e-mail address",
+        ));
+    }
     let (mail, ctx, email) = (state.mail.clone(), request_context(&req), body.0.email);
     let actor = compact_db::audit::Actor {
         ip: ctx.ip,

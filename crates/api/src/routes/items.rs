@@ -115,6 +115,7 @@ pub struct PageQuery {
     /// From `next_cursor` of the previous page.
     cursor: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
     /// Only items created after this instant (RFC 3339), for clients that poll.
     since: Option<DateTime<Utc>>,

@@ -121,7 +121,8 @@ pub async fn begin_totp(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TotpConfirmation {
-    #[schema(min_length = 1, max_length = 16, example = "123456")]
+    /// The six digits the authenticator app shows.
+    #[schema(pattern = "^[0-9]{6}$", example = "123456")]
     code: String,
 }
 

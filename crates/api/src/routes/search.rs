@@ -46,6 +46,7 @@ pub struct SearchQuery {
     sort: Option<String>,
     cursor: Option<String>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
