@@ -132,3 +132,55 @@ fn build(from: &Mailbox, message: &OutboxMessage) -> Result<Message, MailError> 
         .body(message.body_text.clone())
         .map_err(|e| MailError::InvalidMessage(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn outgoing(recipient: &str, subject: &str, body: &str) -> OutboxMessage {
+        let at = chrono::DateTime::from_timestamp(1_790_000_000, 0)
+            .expect("instant")
+            .naive_utc();
+        OutboxMessage {
+            id: "id".into(),
+            message_id: "<abc@compact.test>".into(),
+            recipient: recipient.into(),
+            subject: subject.into(),
+            body_text: body.into(),
+            created_at: at,
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: at,
+            last_error: None,
+            sent_at: None,
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1000, ..ProptestConfig::default() })]
+
+        /// Whatever ends up in a subject, recipient or body, a message is built or refused,
+        /// and its header section never gains a header (no CR/LF injection).
+        #[test]
+        fn headers_cannot_be_injected(
+            subject in "\\PC{0,60}|[a-zA-Z :\r\n]{0,60}(\r\nBcc: x@evil\\.test)?",
+            recipient in "[a-z]{1,8}@[a-z]{1,8}\\.test|\\PC{0,30}|[a-z]{1,5}@x\\.test\r\nBcc: y@evil\\.test",
+            body in "\\PC{0,200}",
+        ) {
+            let from: Mailbox = "Compact <no-reply@compact.test>".parse().expect("from");
+            if let Ok(message) = build(&from, &outgoing(&recipient, &subject, &body)) {
+                let raw = String::from_utf8_lossy(&message.formatted()).to_string();
+                let head = raw.split("\r\n\r\n").next().unwrap_or_default();
+                let names: Vec<&str> = head
+                    .split("\r\n")
+                    .filter(|line| !line.starts_with([' ', '\t']))
+                    .filter_map(|line| line.split(':').next())
+                    .collect();
+                prop_assert!(!names.iter().any(|n| n.eq_ignore_ascii_case("bcc")), "{}", head);
+                prop_assert_eq!(names.iter().filter(|n| n.eq_ignore_ascii_case("subject")).count(), 1);
+                prop_assert_eq!(names.iter().filter(|n| n.eq_ignore_ascii_case("to")).count(), 1);
+            }
+        }
+    }
+}
