@@ -230,6 +230,7 @@ pub fn build_app(
         )
         // Innermost first: errors become problem+json, then headers and metrics, then the
         // request span (outermost, so everything above logs inside it).
+        .wrap(from_fn(refuse_nul))
         .wrap(ErrorHandlers::new().default_handler(error_as_problem))
         .wrap(from_fn(observe))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
@@ -282,6 +283,19 @@ fn cors(origins: &[String]) -> Option<Cors> {
         ])
         .max_age(3600);
     Some(cors)
+}
+
+/// A NUL character has no business in a path or query, and PostgreSQL refuses it in text
+/// (which would surface as a 500): refuse it at the door.
+async fn refuse_nul(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let uri = req.uri().to_string();
+    if uri.contains("%00") || uri.contains('\0') {
+        return Err(ApiError::BadRequest("NUL characters are not accepted".into()).into());
+    }
+    next.call(req).await
 }
 
 /// Request metrics and the headers every response carries.

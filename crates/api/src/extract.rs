@@ -91,6 +91,12 @@ fn is_json(req: &HttpRequest) -> bool {
 
 /// Parses a JSON body, classifying failures as the client would want to hear them.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // An escaped NUL would reach the database as text, which PostgreSQL refuses.
+    if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        return Err(ApiError::BadRequest(
+            "NUL characters (\\u0000) are not accepted".into(),
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
         let path = error.path().to_string();
