@@ -328,8 +328,8 @@ pub fn search(
 ) -> Result<Results, RegistryError> {
     let request = &scoped(principal, request)?;
     let viewer = viewer_of(principal);
-    let (hits, next) = page(conn, &viewer, request)?;
     let (total, facets) = facets(conn, &viewer, request)?;
+    let (hits, next) = page_knowing(conn, &viewer, request, Some(total))?;
     Ok(Results {
         hits,
         total,
@@ -372,6 +372,40 @@ pub fn page(
     viewer: &Viewer,
     request: &SearchRequest,
 ) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
+    page_knowing(conn, viewer, request, None)
+}
+
+/// Below this many matches, sorting them beats walking the date index until enough turn up
+/// (about √(window × items) at a million items; a rare term would walk most of the index).
+const DATE_WALK_MIN_MATCHES: i64 = 20_000;
+
+/// Newest first, in the order the database should take given how many items match: walking
+/// the `(created_at, id)` index for frequent terms, sorting the few matches for rare ones.
+/// The planner cannot know which from a text condition, so the sort key is hidden from the
+/// index when the exact count says the matches are few.
+fn newest_first(
+    conn: &DbConnection,
+    matches: Option<i64>,
+) -> Box<dyn BoxableExpression<items::table, MultiBackend, SqlType = diesel::sql_types::Timestamp>>
+{
+    let few = matches.is_some_and(|n| n < DATE_WALK_MIN_MATCHES);
+    match (few, conn) {
+        (true, DbConnection::Pg(_)) => Box::new(sql::<diesel::sql_types::Timestamp>(
+            "(items.created_at + interval '0 microseconds')",
+        )),
+        (true, DbConnection::Sqlite(_)) => Box::new(sql::<diesel::sql_types::Timestamp>(
+            "(items.created_at || '')",
+        )),
+        (false, _) => Box::new(items::created_at),
+    }
+}
+
+fn page_knowing(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    request: &SearchRequest,
+    matches: Option<i64>,
+) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
     let limit = request.limit.clamp(1, MAX_PAGE);
     let mut query = matching(conn, viewer, request);
     let ranked = match (&request.text, request.sort) {
@@ -382,7 +416,7 @@ pub fn page(
         // Bounded ranking: only the newest RANK_WINDOW matches are ranked, so a term found in
         // most items costs a short walk down the date index instead of ranking every match.
         let window: Vec<String> = matching(conn, viewer, request)
-            .order((items::created_at.desc(), items::id.desc()))
+            .order((newest_first(conn, matches).desc(), items::id.desc()))
             .limit(RANK_WINDOW)
             .select(items::id)
             .load(conn)?;
@@ -429,7 +463,7 @@ pub fn page(
             None => {}
         }
         let rows: Vec<ItemRow> = query
-            .order((items::created_at.desc(), items::id.desc()))
+            .order((newest_first(conn, matches).desc(), items::id.desc()))
             .limit(limit + 1)
             .select(ItemRow::as_select())
             .load(conn)?;
