@@ -203,29 +203,16 @@ async fn check(spec: WorldSpec) {
         }
     }
     // Cut off after sharing (recipients had to be active to be named).
-    {
-        use compact_db::schema::{organizations, users};
-        use diesel::prelude::*;
-        let mut conn = app.db.get().expect("connection");
-        for (u, user) in spec.users.iter().enumerate() {
-            if user.deactivated {
-                diesel::update(users::table.filter(users::id.eq(&user_ids[u])))
-                    .set((
-                        users::status.eq("deactivated"),
-                        users::token_version.eq(users::token_version + 1),
-                    ))
-                    .execute(&mut *conn)
-                    .expect("deactivate");
-            }
-        }
-        if let Some(org) = spec.suspended {
-            diesel::update(organizations::table.filter(organizations::id.eq(&orgs[org])))
-                .set(organizations::status.eq("suspended"))
-                .execute(&mut *conn)
-                .expect("suspend");
-        }
-        app.auth.forget_all();
-    }
+    let deactivated: Vec<String> = (0..spec.users.len())
+        .filter(|u| spec.users[*u].deactivated)
+        .map(|u| user_ids[u].clone())
+        .collect();
+    let suspended: Vec<String> = spec
+        .suspended
+        .map(|o| orgs[o].clone())
+        .into_iter()
+        .collect();
+    app.cut_off(&deactivated, &suspended);
 
     let readers: Vec<Option<usize>> = std::iter::once(None)
         .chain((0..spec.users.len()).map(Some))

@@ -194,7 +194,7 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
         .await
         .expect("json");
     let attachment_id = attachment["id"].as_str().expect("attachment id").to_owned();
-    cut_off(&app, &to_deactivate, &suspended);
+    app.cut_off(&to_deactivate, std::slice::from_ref(&suspended));
 
     use reqwest::Method;
     for caller in &callers {
@@ -433,24 +433,4 @@ fn user_id_of(app: &TestApp, email: &str) -> String {
         .select(users::id)
         .first(&mut *conn)
         .expect("user")
-}
-
-/// Deactivates users and suspends an organization behind the API's back, as another node
-/// would, then drops the cached access decisions.
-fn cut_off(app: &TestApp, user_ids: &[String], org: &str) {
-    use compact_db::schema::{organizations, users};
-    use diesel::prelude::*;
-    let mut conn = app.db.get().expect("connection");
-    diesel::update(users::table.filter(users::id.eq_any(user_ids)))
-        .set((
-            users::status.eq("deactivated"),
-            users::token_version.eq(users::token_version + 1),
-        ))
-        .execute(&mut *conn)
-        .expect("deactivate");
-    diesel::update(organizations::table.filter(organizations::id.eq(org)))
-        .set(organizations::status.eq("suspended"))
-        .execute(&mut *conn)
-        .expect("suspend");
-    app.auth.forget_all();
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use compact_db::testing::TestDatabase;
 
+mod support;
+
 const BIN: &str = env!("CARGO_BIN_EXE_compact");
 
 struct Server(Child);
@@ -478,7 +480,7 @@ async fn wait_until_up(client: &reqwest::Client, base: &str) {
 /// mail outbox draining.
 #[tokio::test]
 async fn a_server_killed_mid_traffic_restarts_with_nothing_half_written() {
-    use compact_db::schema::{item_access, items, outbox};
+    use compact_db::schema::outbox;
     use diesel::prelude::*;
 
     let test_db = TestDatabase::empty();
@@ -582,14 +584,7 @@ async fn a_server_killed_mid_traffic_restarts_with_nothing_half_written() {
     let url = test_db.url().clone();
     let db = compact_db::Database::new(&url, &compact_db::PoolOptions::default());
     let mut conn = db.get().expect("connection");
-    let without_grants: i64 = items::table
-        .filter(items::deleted_at.is_null())
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            item_access::table.filter(item_access::item_id.eq(items::id)),
-        )))
-        .count()
-        .get_result(&mut *conn)
-        .expect("count");
+    let without_grants = support::items_without_grants(&mut conn);
     assert_eq!(without_grants, 0);
     let audit = compact(&test_db, data_dir.path())
         .args(["audit", "verify"])

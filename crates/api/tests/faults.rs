@@ -192,7 +192,7 @@ async fn postgres_stopped_under_load_gives_503_then_recovers_without_losing_writ
         assert_eq!(response.status(), 201, "retry of {n}");
     }
     // One item per key, none twice, none without its audience.
-    use compact_db::schema::{item_access, items};
+    use compact_db::schema::items;
     use diesel::prelude::*;
     let mut conn = app.db.get().expect("connection");
     let count: i64 = items::table
@@ -201,12 +201,6 @@ async fn postgres_stopped_under_load_gives_503_then_recovers_without_losing_writ
         .get_result(&mut *conn)
         .expect("count");
     assert_eq!(count as usize, i);
-    let without_grants: i64 = items::table
-        .filter(diesel::dsl::not(diesel::dsl::exists(
-            item_access::table.filter(item_access::item_id.eq(items::id)),
-        )))
-        .count()
-        .get_result(&mut *conn)
-        .expect("count");
+    let without_grants = support::items_without_grants(&mut conn);
     assert_eq!(without_grants, 0);
 }

@@ -380,6 +380,26 @@ impl TestApp {
         request.send().await.expect("request").status().as_u16()
     }
 
+    /// Deactivates users and suspends organizations behind the API's back, as another node
+    /// would, then drops the cached access decisions.
+    pub fn cut_off(&self, user_ids: &[String], org_ids: &[String]) {
+        use compact_db::schema::{organizations, users};
+        use diesel::prelude::*;
+        let mut conn = self.db.get().expect("connection");
+        diesel::update(users::table.filter(users::id.eq_any(user_ids)))
+            .set((
+                users::status.eq("deactivated"),
+                users::token_version.eq(users::token_version + 1),
+            ))
+            .execute(&mut *conn)
+            .expect("deactivate");
+        diesel::update(organizations::table.filter(organizations::id.eq_any(org_ids)))
+            .set(organizations::status.eq("suspended"))
+            .execute(&mut *conn)
+            .expect("suspend");
+        self.auth.forget_all();
+    }
+
     /// Audit actions recorded so far, in order.
     pub fn audit_actions(&self) -> Vec<String> {
         use compact_db::schema::audit_events::dsl::*;
@@ -430,4 +450,19 @@ pub fn link_token(mail: &compact_mail::testing::ReceivedMail, marker: &str) -> S
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
         .collect()
+}
+
+/// Live items without a single `item_access` grant: there must never be any, since the
+/// grants are written in the item's own transaction.
+pub fn items_without_grants(conn: &mut compact_db::DbConnection) -> i64 {
+    use compact_db::schema::{item_access, items};
+    use diesel::prelude::*;
+    items::table
+        .filter(items::deleted_at.is_null())
+        .filter(diesel::dsl::not(diesel::dsl::exists(
+            item_access::table.filter(item_access::item_id.eq(items::id)),
+        )))
+        .count()
+        .get_result(conn)
+        .expect("count")
 }
