@@ -291,8 +291,9 @@ async fn refuse_nul(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let uri = req.uri().to_string();
-    if uri.contains("%00") || uri.contains('\0') {
+    // Raw NUL cannot appear in a request line; its percent-encoding can.
+    let uri = req.uri();
+    if uri.path().contains("%00") || uri.query().is_some_and(|q| q.contains("%00")) {
         return Err(ApiError::BadRequest("NUL characters are not accepted".into()).into());
     }
     next.call(req).await

@@ -407,7 +407,6 @@ fn page_knowing(
     matches: Option<i64>,
 ) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
     let limit = request.limit.clamp(1, MAX_PAGE);
-    let mut query = matching(conn, viewer, request);
     let ranked = match (&request.text, request.sort) {
         (Some(q), Sort::Relevance) => Some(q),
         _ => None,
@@ -446,6 +445,7 @@ fn page_knowing(
             .load(conn)?;
         rows.into_iter().map(|(r, s)| (r, Some(s))).collect()
     } else {
+        let mut query = matching(conn, viewer, request);
         match &request.after {
             Some(Cursor::Newest { created_at, id }) => {
                 query = query.filter(
