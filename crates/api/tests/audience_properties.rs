@@ -320,15 +320,7 @@ async fn check(spec: WorldSpec) {
             .text()
             .await
             .expect("export");
-        let exported: BTreeSet<String> = export
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).expect("line")["id"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned()
-            })
-            .collect();
+        let exported: BTreeSet<String> = support::jsonl_ids(&export).into_iter().collect();
         assert_eq!(exported, all, "export for {reader:?}");
     }
 }

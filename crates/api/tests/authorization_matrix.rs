@@ -411,15 +411,7 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
             .text()
             .await
             .expect("export");
-        let exported: Vec<String> = export
-            .lines()
-            .map(|l| {
-                serde_json::from_str::<Value>(l).expect("line")["id"]
-                    .as_str()
-                    .expect("id")
-                    .to_owned()
-            })
-            .collect();
+        let exported = support::jsonl_ids(&export);
         assert_eq!(exported, expected_hits, "export: {label}");
     }
 }

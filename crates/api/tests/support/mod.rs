@@ -466,3 +466,16 @@ pub fn items_without_grants(conn: &mut compact_db::DbConnection) -> i64 {
         .get_result(conn)
         .expect("count")
 }
+
+/// The `id` of every line of a JSON Lines export, in order.
+pub fn jsonl_ids(export: &str) -> Vec<String> {
+    export
+        .lines()
+        .map(|line| {
+            serde_json::from_str::<serde_json::Value>(line).expect("JSON line")["id"]
+                .as_str()
+                .expect("id")
+                .to_owned()
+        })
+        .collect()
+}
