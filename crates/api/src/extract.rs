@@ -89,8 +89,20 @@ fn is_json(req: &HttpRequest) -> bool {
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
-/// Parses a JSON body, classifying failures as the client would want to hear them.
+/// Parses a JSON body, which is always an object, classifying failures as the client would
+/// want to hear them.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde would also read a struct from an array of its field values in order; no client
+    // means that, and the spec promises objects.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(ApiError::Unprocessable {
+            detail: "The request body does not match the expected shape.".into(),
+            errors: vec![FieldError {
+                field: String::new(),
+                message: "expected a JSON object, not an array".into(),
+            }],
+        });
+    }
     // An escaped NUL would reach the database as text, which PostgreSQL refuses.
     if body.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
         return Err(ApiError::BadRequest(
@@ -160,8 +172,13 @@ mod tests {
         );
         assert_eq!(status(parse(br#"{"name":"a","count":300}"#)), 422);
         assert_eq!(status(parse(br#"{"name":"a"}"#)), 422);
+        assert_eq!(
+            status(parse(br#" ["a", 1]"#)),
+            422,
+            "an array is not an object"
+        );
         // Nesting past serde_json's recursion limit is refused, not a stack overflow.
-        let deep = "[".repeat(10_000);
+        let deep = r#"{"a":"#.repeat(10_000);
         let Err(error) = parse::<serde_json::Value>(deep.as_bytes()) else {
             panic!("accepted")
         };

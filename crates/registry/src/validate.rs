@@ -24,7 +24,9 @@ pub fn long_text(field: &str, value: &str, max: usize) -> Result<String, Registr
     {
         return Err(RegistryError::invalid(
             field,
-            format!("must be at most {max} characters"),
+            format!(
+                "must be at most {max} characters, without control characters other than line breaks and tabs"
+            ),
         ));
     }
     Ok(value.trim().to_owned())

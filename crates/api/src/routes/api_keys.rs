@@ -4,7 +4,9 @@ use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use utoipa::openapi::schema::{Array, ArrayBuilder, ObjectBuilder, Type};
 
+use compact_auth::Permission;
 use compact_auth::api_keys::{self, ApiKeyRow, NewApiKey};
 use compact_db::audit::{self, NewAuditEvent, Outcome};
 use compact_db::write_transaction;
@@ -62,13 +64,28 @@ pub struct NewApiKeyRequest {
     #[schema(min_length = 1, max_length = 100, example = "nightly export")]
     name: String,
     /// A subset of your permissions, e.g. `updates:write`, `documents:read`, `search`.
-    #[schema(min_items = 1)]
+    #[schema(schema_with = scope_list)]
     scopes: Vec<String>,
     /// Required; at most 365 days away.
     expires_at: DateTime<Utc>,
     /// Optional allow-list of addresses or CIDR blocks.
     #[serde(default)]
     allowed_cidrs: Vec<String>,
+}
+
+/// One or more permission names (the spec lists them all; a key gets only those its owner
+/// has).
+fn scope_list() -> Array {
+    let names = Permission::ALL.iter().map(|p| p.as_str());
+    ArrayBuilder::new()
+        .items(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(names)),
+        )
+        .min_items(Some(1))
+        .max_items(Some(Permission::ALL.len()))
+        .build()
 }
 
 /// The caller's API keys.

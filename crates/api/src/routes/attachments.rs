@@ -73,7 +73,7 @@ pub struct UploadQuery {
     /// leading dots are removed). It never decides the type, except that plain text is
     /// accepted only as `.txt`, `.csv` or `.md`.
     // Optional to serde, so that a missing name is a 422 naming the field.
-    #[param(required = true, value_type = String, example = "assessment-2026.pdf")]
+    #[param(required = true, value_type = String, min_length = 1, example = "assessment-2026.pdf")]
     filename: Option<String>,
 }
 
@@ -179,7 +179,8 @@ pub async fn upload(
     let filename = query
         .into_inner()
         .filename
-        .filter(|f| !f.trim().is_empty())
+        // Any other name is usable: one that sanitises to nothing gets a fallback.
+        .filter(|f| !f.is_empty())
         .ok_or_else(|| ApiError::invalid_field("filename", "give the file's name as ?filename="))?;
     let filename = sanitize_filename(&filename);
     let limit = state.settings.attachment_max_bytes;

@@ -113,6 +113,7 @@ pub struct ItemPage {
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// From `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]

@@ -199,12 +199,30 @@ pub async fn get(
     Ok(web::Json(nomination.into()))
 }
 
+/// An approval or a withdrawal; the reason is optional and recorded only for a rejection or
+/// a revocation, which take a [`Reasoned`] body.
 #[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields)]
 pub struct Decision {
-    /// Required to reject or revoke.
     #[schema(max_length = 2000)]
     reason: Option<String>,
+}
+
+/// A rejection or a revocation: the nominee and nominator are told why.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reasoned {
+    /// Not blank.
+    #[schema(min_length = 1, max_length = 2000)]
+    reason: String,
+}
+
+impl From<Reasoned> for Decision {
+    fn from(body: Reasoned) -> Self {
+        Decision {
+            reason: Some(body.reason),
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -287,7 +305,7 @@ pub async fn approve(
     tag = "nominations",
     security(("bearer" = ["nominations:decide"]), ("api_key" = ["nominations:decide"])),
     params(("id" = String, Path)),
-    request_body = Decision,
+    request_body = Reasoned,
     responses((status = 200, body = NominationView), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/nominations/{id}/reject")]
@@ -296,9 +314,17 @@ pub async fn reject(
     req: HttpRequest,
     caller: Authenticated,
     id: web::Path<String>,
-    body: ApiJson<Decision>,
+    body: ApiJson<Reasoned>,
 ) -> Result<web::Json<NominationView>, ApiError> {
-    decide(state, req, caller, id.into_inner(), body.0, Step::Reject).await
+    decide(
+        state,
+        req,
+        caller,
+        id.into_inner(),
+        body.0.into(),
+        Step::Reject,
+    )
+    .await
 }
 
 /// Withdraw a pending nomination (its nominator or organization, or a decider).
@@ -333,7 +359,7 @@ pub async fn withdraw(
     tag = "nominations",
     security(("bearer" = ["nominations:decide"]), ("api_key" = ["nominations:decide"])),
     params(("id" = String, Path)),
-    request_body = Decision,
+    request_body = Reasoned,
     responses((status = 200, body = NominationView), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/nominations/{id}/revoke")]
@@ -342,9 +368,17 @@ pub async fn revoke(
     req: HttpRequest,
     caller: Authenticated,
     id: web::Path<String>,
-    body: ApiJson<Decision>,
+    body: ApiJson<Reasoned>,
 ) -> Result<web::Json<NominationView>, ApiError> {
-    decide(state, req, caller, id.into_inner(), body.0, Step::Revoke).await
+    decide(
+        state,
+        req,
+        caller,
+        id.into_inner(),
+        body.0.into(),
+        Step::Revoke,
+    )
+    .await
 }
 
 #[derive(Serialize, ToSchema)]

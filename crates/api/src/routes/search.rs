@@ -2,9 +2,11 @@
 
 use actix_web::http::header;
 use actix_web::web::Query;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use url::form_urlencoded::{self, Serializer};
 use utoipa::{IntoParams, ToSchema};
 
 use compact_auth::Permission;
@@ -20,11 +22,15 @@ use crate::error::{ApiError, Problem};
 use crate::routes::items::checked_limit;
 use crate::routes::registry::blocking;
 
+/// The text and filters of a search, shared by `/search` and its export.
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// Web-search syntax: words, `"a phrase"`, `-excluded`, `this or that`. Without it,
-    /// everything that passes the filters, newest first.
+    /// everything that passes the filters, newest first. It must hold at least one word
+    /// that is not excluded.
+    #[param(min_length = 1, max_length = 500)]
     q: Option<String>,
     /// `document` or `update`.
     kind: Option<ItemKind>,
@@ -42,26 +48,69 @@ pub struct SearchQuery {
     from: Option<DateTime<Utc>>,
     /// Created before (RFC 3339).
     to: Option<DateTime<Utc>>,
-    /// `relevance` (default with `q`) or `newest`.
-    sort: Option<String>,
+    /// `relevance` (the default with `q`; needs `q`) or `newest`.
+    #[param(inline)]
+    sort: Option<SortOrder>,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum SortOrder {
+    Relevance,
+    Newest,
+}
+
+/// Which page of results (search only; an export is always from the start).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// From `next_cursor` of the previous page.
+    #[param(min_length = 1)]
     cursor: Option<String>,
     /// 1 to 100, default 20.
     #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
 }
 
-fn request_of(query: SearchQuery, limit: i64) -> Result<SearchRequest, ApiError> {
+/// Splits a query string: the parameters `names` into `A`, the others into `B`. Each part
+/// refuses names it does not know, so a mistyped filter is an error, never ignored.
+fn split_query<A: DeserializeOwned, B: DeserializeOwned>(
+    query: &str,
+    names: &[&str],
+) -> Result<(A, B), ApiError> {
+    let (mut mine, mut rest) = (
+        Serializer::new(String::new()),
+        Serializer::new(String::new()),
+    );
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let part = if names.contains(&name.as_ref()) {
+            &mut mine
+        } else {
+            &mut rest
+        };
+        part.append_pair(&name, &value);
+    }
+    fn parse<T: DeserializeOwned>(text: &str) -> Result<T, ApiError> {
+        Ok(Query::<T>::from_query(text)
+            .map_err(|e| ApiError::BadRequest(e.to_string()))?
+            .into_inner())
+    }
+    Ok((parse(&mine.finish())?, parse(&rest.finish())?))
+}
+
+fn request_of(query: SearchQuery, page: PageQuery) -> Result<SearchRequest, ApiError> {
+    let limit = checked_limit(page.limit)?;
     let text = query.q.as_deref().map(TextQuery::parse).transpose()?;
-    let sort = match query.sort.as_deref() {
-        None | Some("relevance") if text.is_some() => Sort::Relevance,
-        None | Some("newest") => Sort::Newest,
-        Some("relevance") => {
+    let sort = match (query.sort, &text) {
+        (Some(SortOrder::Relevance) | None, Some(_)) => Sort::Relevance,
+        (Some(SortOrder::Newest) | None, _) => Sort::Newest,
+        (Some(SortOrder::Relevance), None) => {
             return Err(ApiError::invalid_field(
                 "sort",
                 "sorting by relevance needs a query q",
             ));
         }
-        Some(_) => return Err(ApiError::invalid_field("sort", "relevance or newest")),
     };
     if let (Some(from), Some(to)) = (query.from, query.to)
         && from >= to
@@ -85,7 +134,7 @@ fn request_of(query: SearchQuery, limit: i64) -> Result<SearchRequest, ApiError>
             to: query.to.map(|t| t.naive_utc()),
         },
         sort,
-        after: query.cursor.as_deref().map(Cursor::decode).transpose()?,
+        after: page.cursor.as_deref().map(Cursor::decode).transpose()?,
         limit,
     })
 }
@@ -170,7 +219,7 @@ pub struct SearchResults {
 #[utoipa::path(
     tag = "search",
     security(("bearer" = ["search"]), ("api_key" = ["search"])),
-    params(SearchQuery),
+    params(SearchQuery, PageQuery),
     responses(
         (status = 200, body = SearchResults),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -181,11 +230,10 @@ pub struct SearchResults {
 pub async fn search(
     state: web::Data<AppState>,
     caller: Authenticated,
-    query: Query<SearchQuery>,
+    req: HttpRequest,
 ) -> Result<web::Json<SearchResults>, ApiError> {
-    let query = query.into_inner();
-    let limit = checked_limit(query.limit)?;
-    let request = request_of(query, limit)?;
+    let (page, query) = split_query(req.query_string(), &["cursor", "limit"])?;
+    let request = request_of(query, page)?;
     let results = blocking(&state, move |conn| {
         engine::search(conn, &caller.0, &request)
     })
@@ -210,9 +258,19 @@ pub async fn search(
 pub const MAX_EXPORT_ROWS: usize = 10_000;
 
 #[derive(Deserialize, IntoParams)]
-pub struct ExportFormat {
-    /// `jsonl` (JSON Lines) or `csv`.
-    format: String,
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    #[param(inline)]
+    format: ExportFormat,
+}
+
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// JSON Lines.
+    Jsonl,
+    Csv,
 }
 
 /// The caller's search results as a file: JSON Lines or CSV, at most 10,000 rows, in the
@@ -220,7 +278,7 @@ pub struct ExportFormat {
 #[utoipa::path(
     tag = "search",
     security(("bearer" = ["search"]), ("api_key" = ["search"])),
-    params(ExportFormat, SearchQuery),
+    params(ExportQuery, SearchQuery),
     responses(
         (status = 200, description = "The rows, as JSON Lines or CSV", content(
             (String = "application/x-ndjson"),
@@ -234,32 +292,15 @@ pub struct ExportFormat {
 pub async fn export(
     state: web::Data<AppState>,
     caller: Authenticated,
-    format: Query<ExportFormat>,
-    query: actix_web::HttpRequest,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let csv = match format.format.as_str() {
-        "csv" => true,
-        "jsonl" => false,
-        _ => return Err(ApiError::invalid_field("format", "jsonl or csv")),
-    };
-    // The search parameters are the query string without `format`.
-    let rest = url::form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(
-            url::form_urlencoded::parse(query.query_string().as_bytes())
-                .filter(|(k, _)| k != "format"),
-        )
-        .finish();
-    let search_query = Query::<SearchQuery>::from_query(&rest)
-        .map_err(|e| ApiError::invalid_field("query", e.to_string()))?
-        .into_inner();
-    if search_query.cursor.is_some() || search_query.limit.is_some() {
-        return Err(ApiError::invalid_field(
-            "cursor",
-            "exports take neither cursor nor limit",
-        ));
-    }
+    let (export, query): (ExportQuery, _) = split_query(req.query_string(), &["format"])?;
     caller.0.require(Permission::Search)?;
-    let request = request_of(search_query, compact_registry::items::MAX_PAGE)?;
+    let page = PageQuery {
+        cursor: None,
+        limit: Some(compact_registry::items::MAX_PAGE),
+    };
+    let request = request_of(query, page)?;
     let principal = caller.0;
     let rows = blocking(&state, move |conn| {
         let mut request = engine::scoped(&principal, &request)?;
@@ -278,7 +319,7 @@ pub async fn export(
         Ok(rows)
     })
     .await?;
-    let (content_type, filename, body) = if csv {
+    let (content_type, filename, body) = if let ExportFormat::Csv = export.format {
         (
             "text/csv; charset=utf-8",
             "compact-search.csv",

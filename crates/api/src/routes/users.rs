@@ -143,9 +143,25 @@ pub struct UserUpdate {
     /// Up to `coordinator` (admins: any role).
     #[schema(example = "coordinator")]
     role: Option<Role>,
-    /// `active` or `deactivated`.
-    #[schema(example = "deactivated")]
-    status: Option<UserStatus>,
+    #[schema(example = "deactivated", inline)]
+    status: Option<SettableStatus>,
+}
+
+/// The statuses a user can be given (`invited` only comes from an invitation).
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum SettableStatus {
+    Active,
+    Deactivated,
+}
+
+impl From<SettableStatus> for UserStatus {
+    fn from(status: SettableStatus) -> Self {
+        match status {
+            SettableStatus::Active => UserStatus::Active,
+            SettableStatus::Deactivated => UserStatus::Deactivated,
+        }
+    }
 }
 
 /// Change a user's role or status. Their current tokens stop working at once.
@@ -173,7 +189,7 @@ pub async fn update(
     let id = id.into_inner();
     let ctx = request_context(&req);
     let actor = principal.audit_actor(ctx.ip, ctx.request_id);
-    let (role, status, target) = (body.0.role, body.0.status, id.clone());
+    let (role, status, target) = (body.0.role, body.0.status.map(Into::into), id.clone());
     let user = crate::routes::registry::blocking(&state, move |conn| {
         write_transaction(conn, |conn| {
             let user = accounts::update(conn, &principal, &target, role, status, actor.clone())?;
