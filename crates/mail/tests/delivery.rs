@@ -202,6 +202,81 @@ fn backoff_doubles_up_to_the_cap() {
     assert_eq!(backoff(base, cap, u32::MAX), cap);
 }
 
+/// How long the relay may be away before a message is given up (and kept as `failed`):
+/// the waits between the `max_attempts` attempts.
+fn retry_window(config: &MailerConfig) -> Duration {
+    (1..config.max_attempts)
+        .map(|attempt| backoff(config.base_backoff, config.max_backoff, attempt))
+        .sum()
+}
+
+#[test]
+fn the_default_schedule_rides_out_an_hour_without_a_relay() {
+    let defaults = MailerConfig::new("x@compact.test".parse().expect("mailbox"));
+    assert!(
+        retry_window(&defaults) >= Duration::from_secs(3600),
+        "{:?}",
+        retry_window(&defaults)
+    );
+}
+
+/// The relay is away for minutes while mail keeps being written; when it is back, every
+/// message arrives exactly once and none was given up. The schedule is the default one
+/// scaled down (5 s doubling to 40 s instead of 30 s to an hour), so the outage stays inside
+/// the retry window as an hour-long one does with the defaults. Slow: runs in the fault
+/// stage of CI (`cargo test -p compact-mail --test delivery -- --ignored`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "takes about three minutes; run in the fault stage"]
+async fn mail_written_during_a_minutes_long_relay_outage_is_all_delivered_after() {
+    const OUTAGE: Duration = Duration::from_secs(150);
+    let (_test_db, db) = TestDatabase::migrated();
+    let port = unused_port();
+    let mut config = fast_config();
+    config.poll_interval = Duration::from_millis(200);
+    config.base_backoff = Duration::from_secs(5);
+    config.max_backoff = Duration::from_secs(40);
+    config.max_attempts = MailerConfig::new(config.from.clone()).max_attempts;
+    assert!(retry_window(&config) > OUTAGE + Duration::from_secs(30));
+
+    let worker = OutboxWorker::new(db.clone(), smtp_on(port), config);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = tokio::spawn(worker.run(stopped));
+    let started = tokio::time::Instant::now();
+    let mut written = enqueue(&db, 5).len();
+    while started.elapsed() < OUTAGE {
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        written += enqueue(&db, 1).len();
+    }
+    let counts = outbox::counts(&mut db.get().expect("connection")).expect("counts");
+    assert_eq!(counts.failed, 0, "nothing given up during the outage");
+    assert_eq!(counts.pending, written as i64);
+
+    let sink = SmtpSink::start_on_port(port);
+    // The longest wait between attempts is 40 s.
+    sink.wait_for(written, Duration::from_secs(90)).await;
+    // Time for a duplicate to show up, if the worker were to send one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    stop.send(true).expect("stop worker");
+    running.await.expect("worker ends");
+    let received = sink.messages();
+    assert_eq!(received.len(), written);
+    let mut ids: Vec<_> = received
+        .iter()
+        .filter_map(|m| m.header("Message-ID"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), written, "each message delivered exactly once");
+    let counts = outbox::counts(&mut db.get().expect("connection")).expect("counts");
+    assert_eq!(
+        counts,
+        outbox::OutboxCounts {
+            pending: 0,
+            failed: 0
+        }
+    );
+}
+
 /// A relay whose certificate a private authority signed (here: self-signed for `localhost`),
 /// trusted through `ca_file`; STARTTLS is required, so a relay without it is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
