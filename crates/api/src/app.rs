@@ -18,7 +18,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 use crate::config::Settings;
 use crate::error::{ApiError, PROBLEM_JSON, problem_response, status_problem};
 use crate::metrics::Metrics;
-use crate::routes::{self, CallerRateLimit, CredentialRateLimit};
+use crate::routes::{self, AddressRateLimit, CallerRateLimit};
 use crate::telemetry::RedactedRootSpan;
 use compact_auth::Authenticator;
 use compact_auth::accounts::MailContext;
@@ -84,8 +84,9 @@ pub struct AppState {
     pub db: Database,
     pub auth: Arc<Authenticator>,
     pub mail: MailContext,
-    pub credential_limit: CredentialRateLimit,
+    pub credential_limit: AddressRateLimit,
     pub caller_limit: CallerRateLimit,
+    pub address_limit: AddressRateLimit,
     pub nomination_rules: NominationRules,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
@@ -103,7 +104,7 @@ impl AppState {
             message_domain: settings.message_domain(),
         };
         let credential_limit =
-            routes::credential_rate_limit(settings.login_burst, settings.login_replenish_ms);
+            routes::address_rate_limit(settings.login_burst, settings.login_replenish_ms);
         let caller_limit =
             routes::caller_rate_limit(settings.rate_limit_burst, settings.rate_limit_replenish_ms);
         Self {
@@ -112,6 +113,10 @@ impl AppState {
             mail,
             credential_limit,
             caller_limit,
+            address_limit: routes::address_rate_limit(
+                settings.address_limit_burst,
+                settings.address_limit_replenish_ms,
+            ),
             nomination_rules: NominationRules {
                 max_alternates: i64::from(settings.max_alternates),
             },
@@ -129,8 +134,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(routes::configure(
-            routes::credential_rate_limit(1, 1000),
+            routes::address_rate_limit(1, 1000),
             routes::caller_rate_limit(1, 1000),
+            routes::address_rate_limit(1, 1000),
         ))
         .split_for_parts()
         .1;
@@ -217,6 +223,7 @@ pub fn build_app(
     let docs_enabled = state.settings.docs_enabled;
     let cors = cors(&state.settings.cors_allowed_origins);
     let limit = state.credential_limit.clone();
+    let address_limit = state.address_limit.clone();
     let caller_limit = state.caller_limit.clone();
     let app = App::new()
         .app_data(state)
@@ -236,7 +243,7 @@ pub fn build_app(
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(TracingLogger::<RedactedRootSpan>::new())
         .into_utoipa_app()
-        .configure(routes::configure(limit, caller_limit))
+        .configure(routes::configure(limit, caller_limit, address_limit))
         .into_app()
         .default_service(web::to(fallback));
     if !docs_enabled {

@@ -72,6 +72,11 @@ pub struct Settings {
     /// API key, or address when anonymous), then one more every `rate_limit_replenish_ms`.
     pub rate_limit_burst: u32,
     pub rate_limit_replenish_ms: u64,
+    /// Every `/api/v1` route, all callers of one address together: so that a client cannot
+    /// escape its limit by sending a new (made-up) credential with each request. Behind a
+    /// reverse proxy every request has the proxy's address: raise it there.
+    pub address_limit_burst: u32,
+    pub address_limit_replenish_ms: u64,
     /// Failed sign-ins in a row before an account locks; the lock starts at
     /// `lockout_base_secs`, doubles with each further failure, up to `lockout_max_secs`.
     pub lockout_threshold: i32,
@@ -126,6 +131,8 @@ impl Default for Settings {
             login_replenish_ms: 3000,
             rate_limit_burst: 100,
             rate_limit_replenish_ms: 50,
+            address_limit_burst: 1000,
+            address_limit_replenish_ms: 5,
             lockout_threshold: 5,
             lockout_base_secs: 60,
             lockout_max_secs: 3600,

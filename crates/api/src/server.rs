@@ -162,8 +162,10 @@ async fn forget_idle_rate_limits(state: web::Data<AppState>, mut stop: watch::Re
         let callers = state.caller_limit.limiter();
         callers.retain_recent();
         callers.shrink_to_fit();
-        let addresses = state.credential_limit.limiter();
-        addresses.retain_recent();
-        addresses.shrink_to_fit();
+        for addresses in [&state.credential_limit, &state.address_limit] {
+            let addresses = addresses.limiter();
+            addresses.retain_recent();
+            addresses.shrink_to_fit();
+        }
     }
 }

@@ -350,3 +350,24 @@ async fn every_caller_has_its_own_rate_limit_with_retry_after() {
     // Operations routes are outside the API limit.
     assert_eq!(app.get("/healthz").await.status(), 200);
 }
+
+#[tokio::test]
+async fn a_new_made_up_credential_per_request_does_not_escape_the_address_limit() {
+    let app = TestApp::builder()
+        .rate_limit_burst(1000)
+        .address_limit_burst(5)
+        .spawn()
+        .await;
+    for i in 0..5 {
+        let status = app
+            .get_as(&format!("made-up-{i}"), "/api/v1/me")
+            .await
+            .status();
+        assert_eq!(status, 401);
+    }
+    let limited = app.get_as("made-up-5", "/api/v1/me").await;
+    assert!(limited.headers().contains_key("retry-after"));
+    problem(limited, 429).await;
+    assert_eq!(app.get("/api/v1/documents").await.status(), 429);
+    assert_eq!(app.get("/healthz").await.status(), 200);
+}

@@ -25,10 +25,11 @@ use sha2::{Digest, Sha256};
 use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-/// The per-IP limit on the unauthenticated credential routes (sign-in, refresh, resets).
-pub type CredentialRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
+/// A per-address limit: on the unauthenticated credential routes (sign-in, refresh, resets),
+/// and on all of `/api/v1`, whatever the credential.
+pub type AddressRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
 
-pub fn credential_rate_limit(burst: u32, replenish_ms: u64) -> CredentialRateLimit {
+pub fn address_rate_limit(burst: u32, replenish_ms: u64) -> AddressRateLimit {
     GovernorConfigBuilder::default()
         .milliseconds_per_request(replenish_ms.max(1))
         .burst_size(burst.max(1))
@@ -83,8 +84,9 @@ pub fn caller_rate_limit(burst: u32, replenish_ms: u64) -> CallerRateLimit {
 
 /// Every route of the platform, registered through utoipa so the spec cannot miss one.
 pub fn configure(
-    limit: CredentialRateLimit,
+    credential_limit: AddressRateLimit,
     caller_limit: CallerRateLimit,
+    address_limit: AddressRateLimit,
 ) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.service(ops::healthz)
@@ -94,10 +96,12 @@ pub fn configure(
         cfg.service(
             scope("/api/v1")
                 .wrap(Governor::new(&caller_limit))
+                // Outermost: counted before the credential is looked at.
+                .wrap(Governor::new(&address_limit))
                 .service(ops::openapi_json)
                 .service(
                     scope("/auth")
-                        .wrap(Governor::new(&limit))
+                        .wrap(Governor::new(&credential_limit))
                         .service(auth::login)
                         .service(auth::refresh)
                         .service(auth::logout)

@@ -34,6 +34,7 @@ pub struct TestAppBuilder {
     database_url: Option<DatabaseUrl>,
     login_burst: Option<u32>,
     rate_limit_burst: Option<u32>,
+    address_limit_burst: Option<u32>,
     attachment_max_bytes: Option<u64>,
     cors_allowed_origins: Vec<String>,
     without_docs: bool,
@@ -54,6 +55,11 @@ impl TestAppBuilder {
 
     /// Per-caller burst on every `/api/v1` route (tests default to a large one), refilled
     /// once a minute.
+    pub fn address_limit_burst(mut self, burst: u32) -> Self {
+        self.address_limit_burst = Some(burst);
+        self
+    }
+
     pub fn rate_limit_burst(mut self, burst: u32) -> Self {
         self.rate_limit_burst = Some(burst);
         self
@@ -101,6 +107,12 @@ impl TestAppBuilder {
             login_replenish_ms: 60_000,
             rate_limit_burst: self.rate_limit_burst.unwrap_or(100_000),
             rate_limit_replenish_ms: if self.rate_limit_burst.is_some() {
+                60_000
+            } else {
+                1
+            },
+            address_limit_burst: self.address_limit_burst.unwrap_or(100_000),
+            address_limit_replenish_ms: if self.address_limit_burst.is_some() {
                 60_000
             } else {
                 1
