@@ -614,3 +614,126 @@ async fn a_server_killed_mid_traffic_restarts_with_nothing_half_written() {
     }
     drop(server);
 }
+
+/// Whatever a request carries — passwords, access and refresh tokens, API keys, tokens in
+/// paths, TOTP secrets — never reaches a log line, even at `debug`; nor does SQL or a panic.
+#[tokio::test]
+async fn secrets_never_reach_the_logs() {
+    let test_db = TestDatabase::empty();
+    let data_dir = tempfile::tempdir().expect("data dir");
+    let log_path = data_dir.path().join("server.log");
+    let port = free_port();
+    let server = Server(
+        compact(&test_db, data_dir.path())
+            .env("COMPACT_LOG_LEVEL", "debug")
+            .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log_path).expect("log file"))
+            .spawn()
+            .expect("start compact serve"),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    wait_until_up(&client, &base).await;
+
+    const PASSWORD: &str = "compact demo passphrase 2026";
+    let post = |path: &str, body: serde_json::Value| {
+        client.post(format!("{base}{path}")).json(&body).send()
+    };
+    let tokens: serde_json::Value = post(
+        "/api/v1/auth/login",
+        serde_json::json!({"email": "coordinator@oic.demo", "password": PASSWORD}),
+    )
+    .await
+    .expect("login")
+    .json()
+    .await
+    .expect("tokens");
+    let access = tokens["access_token"].as_str().expect("access").to_owned();
+    let refresh = tokens["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let key: serde_json::Value = client
+        .post(format!("{base}/api/v1/api-keys"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({
+            "name": "log check",
+            "scopes": ["documents:read"],
+            "expires_at": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339(),
+        }))
+        .send()
+        .await
+        .expect("api key")
+        .json()
+        .await
+        .expect("key");
+    let api_key = key["secret"].as_str().expect("secret").to_owned();
+    let totp: serde_json::Value = client
+        .post(format!("{base}/api/v1/me/mfa/totp"))
+        .bearer_auth(&access)
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("totp")
+        .json()
+        .await
+        .expect("enrolment");
+    let totp_secret = totp["secret"].as_str().expect("totp secret").to_owned();
+    client
+        .get(format!("{base}/api/v1/documents"))
+        .header("x-api-key", &api_key)
+        .send()
+        .await
+        .expect("read with the key");
+    post(
+        "/api/v1/auth/refresh",
+        serde_json::json!({"refresh_token": refresh}),
+    )
+    .await
+    .expect("refresh");
+    // Failures log too: a wrong password, a made-up token in a path and in a header.
+    let wrong_password = "a wrong but memorable passphrase";
+    post(
+        "/api/v1/auth/login",
+        serde_json::json!({"email": "member@oic.demo", "password": wrong_password}),
+    )
+    .await
+    .expect("failed login");
+    let path_token = "pathtokenXq7Lw2mN9pR4sT6vY8zA1bC3dE5fG";
+    post(
+        &format!("/api/v1/invitations/{path_token}/accept"),
+        serde_json::json!({"password": PASSWORD}),
+    )
+    .await
+    .expect("accept");
+    let made_up_bearer = "madeupbearerKk2Jj4Hh6Gg8Ff0Dd";
+    client
+        .get(format!("{base}/api/v1/me"))
+        .bearer_auth(made_up_bearer)
+        .send()
+        .await
+        .expect("made-up bearer");
+    drop(server);
+
+    let log = std::fs::read_to_string(&log_path).expect("log");
+    assert!(
+        log.contains("/api/v1/invitations/{token}/accept"),
+        "requests are logged by route pattern: {log}"
+    );
+    for secret in [
+        PASSWORD,
+        wrong_password,
+        &access,
+        &refresh,
+        &api_key,
+        &totp_secret,
+        path_token,
+        made_up_bearer,
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log: {secret}");
+    }
+    for leak in ["SELECT ", "INSERT ", "panicked", "stack backtrace"] {
+        assert!(!log.contains(leak), "{leak:?} reached the log");
+    }
+}
