@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use actix_cors::Cors;
+use actix_governor::Governor;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
@@ -136,7 +137,6 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .configure(routes::configure(
             routes::address_rate_limit(1, 1000),
             routes::caller_rate_limit(1, 1000),
-            routes::address_rate_limit(1, 1000),
         ))
         .split_for_parts()
         .1;
@@ -238,12 +238,14 @@ pub fn build_app(
         // Innermost first: errors become problem+json, then headers and metrics, then the
         // request span (outermost, so everything above logs inside it).
         .wrap(from_fn(refuse_nul))
+        // Every route, before any credential is looked at.
+        .wrap(Governor::new(&address_limit))
         .wrap(ErrorHandlers::new().default_handler(error_as_problem))
         .wrap(from_fn(observe))
         .wrap(Condition::new(cors.is_some(), cors.unwrap_or_default()))
         .wrap(TracingLogger::<RedactedRootSpan>::new())
         .into_utoipa_app()
-        .configure(routes::configure(limit, caller_limit, address_limit))
+        .configure(routes::configure(limit, caller_limit))
         .into_app()
         .default_service(web::to(fallback));
     if !docs_enabled {

@@ -72,7 +72,7 @@ pub struct Settings {
     /// API key, or address when anonymous), then one more every `rate_limit_replenish_ms`.
     pub rate_limit_burst: u32,
     pub rate_limit_replenish_ms: u64,
-    /// Every `/api/v1` route, all callers of one address together: so that a client cannot
+    /// Every route, all callers of one address together: so that a client cannot
     /// escape its limit by sending a new (made-up) credential with each request. Behind a
     /// reverse proxy every request has the proxy's address: raise it there.
     pub address_limit_burst: u32,

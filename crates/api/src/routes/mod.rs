@@ -26,7 +26,7 @@ use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
 /// A per-address limit: on the unauthenticated credential routes (sign-in, refresh, resets),
-/// and on all of `/api/v1`, whatever the credential.
+/// and on every route, whatever the credential.
 pub type AddressRateLimit = GovernorConfig<PeerIpKeyExtractor, NoOpMiddleware>;
 
 pub fn address_rate_limit(burst: u32, replenish_ms: u64) -> AddressRateLimit {
@@ -86,7 +86,6 @@ pub fn caller_rate_limit(burst: u32, replenish_ms: u64) -> CallerRateLimit {
 pub fn configure(
     credential_limit: AddressRateLimit,
     caller_limit: CallerRateLimit,
-    address_limit: AddressRateLimit,
 ) -> impl FnOnce(&mut ServiceConfig) {
     move |cfg| {
         cfg.service(ops::healthz)
@@ -96,8 +95,6 @@ pub fn configure(
         cfg.service(
             scope("/api/v1")
                 .wrap(Governor::new(&caller_limit))
-                // Outermost: counted before the credential is looked at.
-                .wrap(Governor::new(&address_limit))
                 .service(ops::openapi_json)
                 .service(
                     scope("/auth")
