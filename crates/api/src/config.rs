@@ -93,6 +93,9 @@ pub struct Settings {
     /// Seconds a client may take to send a JSON body, or between two pieces of an upload;
     /// a slower client gets 408 and its connection back.
     pub body_timeout_secs: u64,
+    /// Seconds a client may take to send a request's line and headers; a slower client gets
+    /// 408 and its connection closed.
+    pub header_timeout_secs: u64,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
     /// Delivery attempts before a message is kept as `failed`.
@@ -140,6 +143,7 @@ impl Default for Settings {
             attachment_max_bytes: 25 * 1024 * 1024,
             cors_allowed_origins: Vec::new(),
             body_timeout_secs: 30,
+            header_timeout_secs: 10,
             scheduler_interval_secs: 60,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
@@ -211,8 +215,8 @@ impl Settings {
             );
         }
         anyhow::ensure!(
-            self.body_timeout_secs > 0,
-            "body_timeout_secs must be at least 1"
+            self.body_timeout_secs > 0 && self.header_timeout_secs > 0,
+            "body_timeout_secs and header_timeout_secs must be at least 1"
         );
         anyhow::ensure!(
             self.attachment_max_bytes > 0,

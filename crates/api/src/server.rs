@@ -53,7 +53,7 @@ impl Platform {
         let scheduler = tokio::spawn(run_scheduler(state.clone(), stopped.clone()));
         tokio::spawn(forget_idle_rate_limits(state.clone(), stopped));
         let mut server = HttpServer::new(move || build_app(state.clone()))
-            .client_request_timeout(Duration::from_secs(10))
+            .client_request_timeout(Duration::from_secs(settings.header_timeout_secs))
             .client_disconnect_timeout(Duration::from_secs(5))
             .shutdown_timeout(15);
         if let Some(workers) = settings.workers {

@@ -331,6 +331,38 @@ async fn a_client_that_sends_its_body_too_slowly_gets_408_and_others_are_served(
 }
 
 #[tokio::test]
+async fn clients_that_never_finish_their_headers_get_408_and_hold_no_worker() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await;
+    let address = app.address.trim_start_matches("http://").to_owned();
+    // More slow clients than the server has workers (one per core).
+    let mut slow = Vec::new();
+    for _ in 0..64 {
+        let mut stream = tokio::net::TcpStream::connect(&address)
+            .await
+            .expect("connect");
+        stream
+            .write_all(b"GET /api/v1/documents HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+            .await
+            .expect("write");
+        slow.push(stream);
+    }
+    assert_eq!(app.get("/api/v1/documents").await.status(), 200);
+    let started = std::time::Instant::now();
+    for mut stream in slow {
+        let mut answer = vec![0u8; 256];
+        let read = tokio::time::timeout(Duration::from_secs(10), stream.read(&mut answer))
+            .await
+            .expect("the server answered")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer[..read]).to_string();
+        assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    }
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[tokio::test]
 async fn every_caller_has_its_own_rate_limit_with_retry_after() {
     let app = TestApp::builder().rate_limit_burst(3).spawn().await;
     let org = app.create_org("UNODC", "compact_entity");

@@ -122,6 +122,7 @@ impl TestAppBuilder {
             attachment_max_bytes: self.attachment_max_bytes.unwrap_or(64 * 1024),
             cors_allowed_origins: self.cors_allowed_origins,
             body_timeout_secs: 1,
+            header_timeout_secs: 1,
             docs_enabled: !self.without_docs,
             openapi_enabled: !self.without_docs,
             ..Settings::default()
