@@ -130,6 +130,15 @@ pub fn rows(measurements: &[Measurement], backend: &str) -> Vec<Row> {
         .collect()
 }
 
+/// Requests per second, with a decimal where there are few.
+fn rate(rps: f64) -> String {
+    if rps < 10.0 {
+        format!("{rps:.1}")
+    } else {
+        format!("{rps:.0}")
+    }
+}
+
 fn verdict(row: &Row) -> String {
     if !row.ratio.is_finite() || row.rps == 0.0 {
         return "no measurement: see errors".into();
@@ -172,20 +181,27 @@ pub fn markdown(
             "\n#### {backend}\n\n| figure | req/s | p50 ms | p99 ms | baseline | baseline req/s | baseline p99 ms | ratio | targets |\n|---|---|---|---|---|---|---|---|---|\n"
         ));
         for r in rows {
+            let rounds = meta["rounds"].as_u64().unwrap_or(0) as usize;
+            let note = if r.rounds < rounds {
+                format!(" ({} round)", r.rounds)
+            } else {
+                String::new()
+            };
             let errors = if r.errors > 0 {
                 format!(" ({} errors)", r.errors)
             } else {
                 String::new()
             };
             md.push_str(&format!(
-                "| {}{} | {:.0} | {:.1} | {:.1} | {} | {:.0} | {:.1} | {:.2} | {} |\n",
+                "| {}{}{} | {} | {:.1} | {:.1} | {} | {} | {:.1} | {:.2} | {} |\n",
                 r.figure,
+                note,
                 errors,
-                r.rps,
+                rate(r.rps),
                 r.p50_ms,
                 r.p99_ms,
                 r.baseline,
-                r.baseline_rps,
+                rate(r.baseline_rps),
                 r.baseline_p99_ms,
                 r.ratio,
                 verdict(r)
