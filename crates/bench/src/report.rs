@@ -141,7 +141,7 @@ fn rate(rps: f64) -> String {
 
 fn verdict(row: &Row) -> String {
     if !row.ratio.is_finite() || row.rps == 0.0 {
-        return "no measurement: see errors".into();
+        return "no measurement: no request finished in the round, or errors".into();
     }
     let mut out = Vec::new();
     if let Some(t) = row.ratio_target {
