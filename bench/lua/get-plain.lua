@@ -1,0 +1,1 @@
+-- A fixed GET (the URL given to wrk); nothing to vary.

@@ -1,0 +1,190 @@
+#!/usr/bin/env bash
+# The benchmark harness (issue 6): every figure is a ratio against a baseline measured in
+# the same run, baseline and product rounds interleaved, medians quoted.
+#
+#   bench/run.sh --quick                     10,000 items, both backends, short rounds (< 5 min)
+#   bench/run.sh --items 100000 [--backend postgres|sqlite|both] [--rounds 5] [--seconds 5]
+#
+# Needs wrk (apt-get install -y wrk), pgbench and psql, and PostgreSQL at
+# $BENCH_PG (default postgres://postgres@127.0.0.1:5432) for the PostgreSQL half.
+# Writes bench/results/run-<date>-<items>.{md,json}.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+
+# Searches get longer rounds in full mode; a figure slower than half a round gets one
+# round of up to SLOW_CAP seconds (see below).
+ITEMS=10000 ROUNDS=3 SECS=1 SEARCH_SECS=1 SLOW_CAP=8 BACKENDS="postgres sqlite" CONNS=${BENCH_CONNECTIONS:-4} MODE=quick
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) ITEMS=10000 ROUNDS=3 SECS=1 SEARCH_SECS=1 SLOW_CAP=8 MODE=quick ;;
+    --items) ITEMS=$2 ROUNDS=5 SECS=5 SEARCH_SECS=10 SLOW_CAP=30 MODE=full; shift ;;
+    --backend) BACKENDS=${2/both/postgres sqlite}; shift ;;
+    --rounds) ROUNDS=$2; shift ;;
+    --seconds) SECS=$2 SEARCH_SECS=$2; shift ;;   # whole seconds (pgbench -T)
+    *) echo "unknown argument $1 (see the head of $0)" >&2; exit 2 ;;
+  esac
+  shift
+done
+FAST_SECS=$SECS
+PG_SERVER=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
+PORT=${BENCH_PORT:-18181}
+BARE_PORT=${BENCH_BARE_PORT:-18190}
+for tool in wrk pgbench psql curl; do
+  command -v $tool >/dev/null || { echo "$tool is needed (wrk: apt-get install -y wrk)" >&2; exit 1; }
+done
+
+# One invocation for both binaries: the same feature set, so nothing is rebuilt twice.
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release -q -p compact-api -p compact-bench
+BIN=$TARGET/release
+
+WORK=$(mktemp -d)
+SERVER="" BARE="" PG_DB=""
+cleanup() {
+  for pid in $SERVER $BARE; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ -n "$PG_DB" ] && [ -z "${BENCH_KEEP:-}" ]; then
+    psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null 2>&1 || true
+  fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+MEASUREMENTS=$WORK/measurements.jsonl MEMORY=$WORK/memory.jsonl
+: >"$MEASUREMENTS"; : >"$MEMORY"
+for script in get post login get-plain; do
+  cat "bench/lua/$script.lua" bench/lua/report.lua >"$WORK/$script.lua"
+done
+
+# record FIGURE SIDE ROUND JSON: one line of the measurements file.
+record() {
+  local json=${4:-'{"rps":0,"errors":1}'}
+  echo "{\"backend\":\"$BACKEND\",\"figure\":\"$1\",\"side\":\"$2\",\"round\":$3,${json#\{}" >>"$MEASUREMENTS"
+  printf '  %-22s %-8s round %s  %s\n' "$1" "$2" "$3" "$json"
+}
+
+token() {
+  curl -fsS -X POST "http://127.0.0.1:$PORT/api/v1/auth/login" -H 'content-type: application/json' \
+    -d "{\"email\":\"$READER\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
+}
+
+# wrk_json SCRIPT URL [wrk options…]: the JSON line of report.lua.
+wrk_json() {
+  local script=$1 url=$2; shift 2
+  wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 60s -s "$WORK/$script.lua" "$@" "$url" | sed -n 's/^JSON //p'
+}
+
+# baseline_sql SCRIPT: the captured SQL replayed natively with the same concurrency.
+baseline_sql() {
+  local script=$WORK/sql/$1
+  if [ "$BACKEND" = sqlite ]; then
+    "$BIN/compact-bench" sql --database-url "$URL" --script "$script" --clients "$CONNS" --seconds "$SECS"
+    return
+  fi
+  # pgbench, prepared statements; fresh ids for each POST (see compact-bench capture).
+  local pgscript=$WORK/pgbench.sql
+  { grep -q '{{' "$script" && echo '\set n random(1, 9000000000000000)'
+    sed -e "s/{{ITEM_ID}}/('b' || :client_id::text || '-' || :n::text)/g" \
+        -e "s/{{AUDIT_ID}}/('a' || :client_id::text || '-' || :n::text)/g" \
+        -e "s/{{AUDIT_SEQ}}/(SELECT coalesce(max(seq), 0) + 1 FROM audit_events)/g" "$script"
+  } >"$pgscript"
+  rm -f "$WORK"/pgbench_log.*
+  local out errors=0
+  out=$(cd "$WORK" && pgbench -n -M prepared -c "$CONNS" -j 1 -T "$SECS" -l -f "$pgscript" "$URL" 2>&1) || errors=1
+  grep -q "aborted" <<<"$out" && errors=1
+  local tps
+  tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | head -1)
+  cat "$WORK"/pgbench_log.* 2>/dev/null | awk '{print $3}' | sort -n |
+    awk -v tps="${tps:-0}" -v e="$errors" '{a[NR]=$1} END {
+      p50 = NR ? a[int(NR*0.5)+1]/1000 : 0; p99 = NR ? a[int((NR-1)*0.99)+1]/1000 : 0;
+      printf "{\"rps\":%s,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"requests\":%d,\"errors\":%d}\n", tps, p50, p99, NR, e}'
+}
+
+rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
+
+"$BIN/compact-bench" bare --bind "127.0.0.1:$BARE_PORT" --workers "$(nproc)" & BARE=$!
+
+for BACKEND in $BACKENDS; do
+  echo "== $BACKEND, $ITEMS items"
+  DATA=$WORK/data-$BACKEND; mkdir -p "$DATA"
+  if [ "$BACKEND" = postgres ]; then
+    PG_DB=compact_bench_$MODE
+    psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+    URL=$PG_SERVER/$PG_DB
+  else
+    URL=sqlite://$DATA/compact.db
+  fi
+  started=$(date +%s)
+  "$BIN/compact-bench" generate --database-url "$URL" --items "$ITEMS" --manifest "$WORK/manifest.json"
+  echo "  generated in $(( $(date +%s) - started )) s"
+  "$BIN/compact-bench" capture --database-url "$URL" --manifest "$WORK/manifest.json" --out "$WORK/sql"
+  M() { "$BIN/compact-bench" manifest --manifest "$WORK/manifest.json" "$1"; }
+  READER=$(M reader-email) PASSWORD=$(M password)
+  M documents >"$WORK/ids.txt"; M logins >"$WORK/logins.txt"
+  export BENCH_IDS=$WORK/ids.txt BENCH_LOGINS=$WORK/logins.txt BENCH_PASSWORD=$PASSWORD
+
+  COMPACT_DATA_DIR=$DATA DATABASE_URL=$URL COMPACT_LOG_LEVEL=warn \
+    COMPACT_RATE_LIMIT_BURST=1000000000 COMPACT_RATE_LIMIT_REPLENISH_MS=1 \
+    COMPACT_LOGIN_BURST=1000000000 COMPACT_LOGIN_REPLENISH_MS=1 \
+    "$BIN/compact" serve --bind "127.0.0.1:$PORT" >"$WORK/server-$BACKEND.log" 2>&1 & SERVER=$!
+  until curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do sleep 0.2; done
+  sleep 1
+  IDLE_KB=$(rss_kb "$SERVER" VmRSS)
+  AUTH="Authorization: Bearer $(token)"
+  # A first request of each kind, so one-time work (caches, statement preparation) is
+  # not counted in the first round.
+  curl -fsS -H "$AUTH" "http://127.0.0.1:$PORT/api/v1/me" >/dev/null
+
+  while IFS=$'\t' read -r -u 3 figure sql path; do
+    SECS=$FAST_SECS; [[ $figure == search* ]] && SECS=$SEARCH_SECS
+    rounds=$ROUNDS
+    for round in $(seq "$ROUNDS"); do
+      [ "$round" -le "$rounds" ] || break
+      json=$(baseline_sql "$sql")
+      record "$figure" baseline "$round" "$json"
+      # A figure slower than half a round cannot be timed in rounds of this length: one
+      # round only, with the product given time for about three requests per connection.
+      p50=$(sed -n 's/.*"p50_ms":\([0-9.]*\).*/\1/p' <<<"$json")
+      if [ "$round" = 1 ] && awk -v p="${p50:-0}" -v s="$SECS" 'BEGIN {exit !(p > s * 500)}'; then
+        rounds=1
+        SECS=$(awk -v p="$p50" -v s="$SECS" -v cap="$SLOW_CAP" 'BEGIN {t = int(3 * p / 1000) + 1; if (t > cap) t = cap; if (t < s) t = s; print t}')
+      fi
+      AUTH="Authorization: Bearer $(token)"   # access tokens live 10 minutes
+      case "$figure" in
+        "get document") json=$(wrk_json get "http://127.0.0.1:$PORT" -H "$AUTH") ;;
+        "post update") json=$(wrk_json post "http://127.0.0.1:$PORT" -H "$AUTH") ;;
+        *) json=$(wrk_json get-plain "http://127.0.0.1:$PORT$path" -H "$AUTH") ;;
+      esac
+      record "$figure" product "$round" "$json"
+    done
+  done 3<"$WORK/sql/index.tsv"
+  SECS=$FAST_SECS
+
+  for round in $(seq "$ROUNDS"); do
+    record me baseline "$round" "$(wrk_json get-plain "http://127.0.0.1:$BARE_PORT/me" -H "$AUTH")"
+    AUTH="Authorization: Bearer $(token)"
+    record me product "$round" "$(wrk_json get-plain "http://127.0.0.1:$PORT/api/v1/me" -H "$AUTH")"
+  done
+  for round in $(seq "$ROUNDS"); do
+    bound=$("$BIN/compact" passwords benchmark --rounds 6)
+    field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$bound"; }
+    record login baseline "$round" "{\"rps\":$(field bound_per_second),\"p50_ms\":$(field ms_per_hash),\"p99_ms\":$(field ms_per_hash)}"
+    record login product "$round" "$(wrk_json login "http://127.0.0.1:$PORT/api/v1/auth/login")"
+  done
+
+  echo "{\"backend\":\"$BACKEND\",\"idle_rss_kb\":$IDLE_KB,\"peak_rss_kb\":$(rss_kb "$SERVER" VmHWM)}" >>"$MEMORY"
+  kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+  if [ "$BACKEND" = postgres ] && [ -z "${BENCH_KEEP:-}" ]; then
+    psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null; PG_DB=""
+  fi
+done
+
+mkdir -p bench/results
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+META=$(printf '{"date":"%s","commit":"%s","machine":"%s, %s vCPUs, %s","mode":"%s","items":%s,"rounds":%s,"seconds_per_round":%s,"search_seconds_per_round":%s,"connections":%s}' \
+  "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD)" "$(uname -sr)" "$(nproc)" \
+  "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$MODE" "$ITEMS" "$ROUNDS" "$SECS" "$SEARCH_SECS" "$CONNS")
+"$BIN/compact-bench" report --measurements "$MEASUREMENTS" --memory "$MEMORY" --meta "$META" \
+  --markdown "bench/results/run-$STAMP-$ITEMS.md" --json "bench/results/run-$STAMP-$ITEMS.json"
+cp "$MEASUREMENTS" "bench/results/run-$STAMP-$ITEMS.measurements.jsonl"
+echo "written to bench/results/run-$STAMP-$ITEMS.{md,json}"

@@ -1,0 +1,251 @@
+//! Writes a generated Compact into a migrated database, in the rows the registry itself
+//! writes: items, their tags, their `item_access` grants and, on SQLite, the FTS5 index
+//! (`item_search_map` + `item_search`, analysed as `search::index` does). On PostgreSQL the
+//! migration's trigger builds each row's tsvector. Multi-row inserts in large transactions.
+
+use chrono::NaiveDateTime;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+use compact_db::DbConnection;
+use compact_db::schema::{
+    group_members, groups, item_access, item_search_map, item_tags, items, organizations, users,
+};
+use compact_registry::audience::Grant;
+use compact_registry::items::ItemRow;
+use compact_registry::search::text::{Language, analyze};
+
+use crate::dataset::{GeneratedItem, World};
+
+/// Runs `$body` with `$c` bound to the backend's own connection: batch inserts need it
+/// (the multi-backend connection cannot batch-insert a Vec).
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            DbConnection::Pg($c) => $body,
+            DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+/// Settings for a bulk load: durability is not needed while generating.
+pub fn prepare(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Pg(c) => c.batch_execute("SET synchronous_commit = off")?,
+        DbConnection::Sqlite(c) => c.batch_execute(
+            "PRAGMA synchronous = OFF; PRAGMA foreign_keys = OFF; PRAGMA cache_size = -200000;",
+        )?,
+    }
+    Ok(())
+}
+
+pub fn world(
+    conn: &mut DbConnection,
+    world: &World,
+    password_hash: &str,
+    at: NaiveDateTime,
+) -> anyhow::Result<()> {
+    let org_rows: Vec<_> = world
+        .orgs
+        .iter()
+        .map(|o| {
+            (
+                organizations::id.eq(&o.id),
+                organizations::name.eq(&o.name),
+                organizations::acronym.eq(&o.acronym),
+                organizations::acronym_normalized.eq(o.acronym.to_uppercase()),
+                organizations::kind.eq(o.kind),
+                organizations::un_system.eq(o.un_system),
+                organizations::status.eq("active"),
+                organizations::email_domains.eq(""),
+                organizations::created_at.eq(at),
+                organizations::updated_at.eq(at),
+            )
+        })
+        .collect();
+    let user_rows: Vec<_> = world
+        .users
+        .iter()
+        .map(|u| {
+            (
+                users::id.eq(&u.id),
+                users::organization_id.eq(&world.orgs[u.org].id),
+                users::email.eq(&u.email),
+                users::email_normalized.eq(u.email.to_lowercase()),
+                users::name.eq(&u.name),
+                users::role.eq(u.role),
+                users::status.eq("active"),
+                users::password_hash.eq(Some(password_hash)),
+                users::token_version.eq(0),
+                users::failed_logins.eq(0),
+                users::totp_enabled.eq(false),
+                users::totp_last_step.eq(0_i64),
+                users::created_at.eq(at),
+                users::updated_at.eq(at),
+            )
+        })
+        .collect();
+    let group_rows: Vec<_> = world
+        .groups
+        .iter()
+        .map(|g| {
+            (
+                groups::id.eq(&g.id),
+                groups::name.eq(&g.name),
+                groups::name_normalized.eq(g.name.to_lowercase()),
+                groups::kind.eq(g.kind),
+                groups::description.eq(""),
+                groups::created_at.eq(at),
+                groups::updated_at.eq(at),
+            )
+        })
+        .collect();
+    let member_rows: Vec<_> = world
+        .groups
+        .iter()
+        .flat_map(|g| {
+            g.members.iter().map(move |&o| {
+                (
+                    group_members::group_id.eq(&g.id),
+                    group_members::organization_id.eq(&world.orgs[o].id),
+                    group_members::added_at.eq(at),
+                )
+            })
+        })
+        .collect();
+    on_backend!(conn, |c| c.transaction(|c| -> QueryResult<()> {
+        diesel::insert_into(organizations::table)
+            .values(&org_rows)
+            .execute(c)?;
+        for chunk in user_rows.chunks(1_000) {
+            diesel::insert_into(users::table).values(chunk).execute(c)?;
+        }
+        diesel::insert_into(groups::table)
+            .values(&group_rows)
+            .execute(c)?;
+        diesel::insert_into(group_members::table)
+            .values(&member_rows)
+            .execute(c)?;
+        Ok(())
+    }))?;
+    Ok(())
+}
+
+/// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters with 17 columns.
+pub const CHUNK: usize = 1_000;
+
+/// Writes one chunk of items in one transaction. `first_seq` numbers the SQLite index rows.
+pub fn items(
+    conn: &mut DbConnection,
+    chunk: &[GeneratedItem],
+    first_seq: i64,
+) -> anyhow::Result<()> {
+    let rows: Vec<&ItemRow> = chunk.iter().map(|i| &i.row).collect();
+    let tags: Vec<_> = chunk
+        .iter()
+        .flat_map(|i| {
+            i.tags
+                .iter()
+                .map(move |t| (item_tags::item_id.eq(&i.row.id), item_tags::tag.eq(t)))
+        })
+        .collect();
+    // As audience::write_grants writes them: one row per grant, '' for no grantee id.
+    let grants: Vec<_> = chunk
+        .iter()
+        .flat_map(|i| {
+            i.grants.iter().map(move |g| {
+                let (grantee_type, grantee_id) = match g {
+                    Grant::Public => ("public", ""),
+                    Grant::Platform => ("platform", ""),
+                    Grant::Organization(id) => ("organization", id.as_str()),
+                    Grant::Group(id) => ("group", id.as_str()),
+                    Grant::User(id) => ("user", id.as_str()),
+                };
+                (
+                    item_access::item_kind.eq(&i.row.kind),
+                    item_access::item_id.eq(&i.row.id),
+                    item_access::grantee_type.eq(grantee_type),
+                    item_access::grantee_id.eq(grantee_id),
+                )
+            })
+        })
+        .collect();
+    match conn {
+        DbConnection::Pg(c) => c.transaction(|c| -> QueryResult<()> {
+            diesel::insert_into(items::table).values(rows).execute(c)?;
+            diesel::insert_into(item_tags::table)
+                .values(&tags)
+                .execute(c)?;
+            for part in grants.chunks(10_000) {
+                diesel::insert_into(item_access::table)
+                    .values(part)
+                    .execute(c)?;
+            }
+            Ok(())
+        })?,
+        DbConnection::Sqlite(c) => c.transaction(|c| -> QueryResult<()> {
+            diesel::insert_into(items::table).values(rows).execute(c)?;
+            for part in tags.chunks(10_000) {
+                diesel::insert_into(item_tags::table)
+                    .values(part)
+                    .execute(c)?;
+            }
+            for part in grants.chunks(5_000) {
+                diesel::insert_into(item_access::table)
+                    .values(part)
+                    .execute(c)?;
+            }
+            sqlite_index(c, chunk, first_seq)
+        })?,
+    }
+    Ok(())
+}
+
+/// The FTS5 rows `search::index::index_item` writes: title, summary and tags, body, each
+/// analysed in the item's language, under the item's `item_search_map` number.
+fn sqlite_index(
+    c: &mut diesel::SqliteConnection,
+    chunk: &[GeneratedItem],
+    first_seq: i64,
+) -> QueryResult<()> {
+    let map: Vec<_> = chunk
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            (
+                item_search_map::seq.eq(first_seq + n as i64),
+                item_search_map::item_id.eq(&i.row.id),
+            )
+        })
+        .collect();
+    diesel::insert_into(item_search_map::table)
+        .values(&map)
+        .execute(c)?;
+    let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
+    let mut query = diesel::sql_query(format!(
+        "INSERT INTO item_search (rowid, title, summary, body) VALUES {placeholders}"
+    ))
+    .into_boxed();
+    for (n, item) in chunk.iter().enumerate() {
+        let row = &item.row;
+        let language: Language = row.language.parse().unwrap_or(Language::Other);
+        let summary_and_tags = format!("{} {}", row.summary, row.tags);
+        query = query
+            .bind::<BigInt, _>(first_seq + n as i64)
+            .bind::<Text, _>(analyze(&row.title, language))
+            .bind::<Text, _>(analyze(&summary_and_tags, language))
+            .bind::<Text, _>(analyze(&row.body, language));
+    }
+    query.execute(c)?;
+    Ok(())
+}
+
+/// Planner statistics, as a database in use would have them.
+pub fn finish(conn: &mut DbConnection) -> anyhow::Result<()> {
+    match conn {
+        DbConnection::Pg(c) => c.batch_execute("VACUUM ANALYZE")?,
+        DbConnection::Sqlite(c) => c.batch_execute("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?,
+    }
+    Ok(())
+}
