@@ -13,7 +13,9 @@ cargo build --release --bin compact >/dev/null
 
 DATA=$(mktemp -d)
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
-export COMPACT_DATA_DIR="$DATA" COMPACT_LOG_LEVEL=warn COMPACT_LOGIN_BURST=100000000 COMPACT_LOGIN_REPLENISH_MS=1
+export COMPACT_DATA_DIR="$DATA" COMPACT_LOG_LEVEL=warn COMPACT_LOGIN_BURST=100000000 COMPACT_LOGIN_REPLENISH_MS=1 \
+    COMPACT_RATE_LIMIT_BURST=100000000 COMPACT_RATE_LIMIT_REPLENISH_MS=1 \
+    COMPACT_ADDRESS_LIMIT_BURST=100000000 COMPACT_ADDRESS_LIMIT_REPLENISH_MS=1
 PASSWORD='a sturdy lantern over quiet meadows'
 echo "$PASSWORD" | $BIN admin create --email bench.admin@unoct.example --name "Bench Admin" --password-stdin >/dev/null
 # A second account for the GET, so the sign-in storm is someone else's.
