@@ -5,7 +5,7 @@ use std::time::Duration;
 use compact_db::outbox::{self, NewMail};
 use compact_db::testing::TestDatabase;
 use compact_db::{Database, write_transaction};
-use compact_mail::testing::{SmtpSink, unused_port};
+use compact_mail::testing::{ReceivedMail, SmtpSink, unused_port};
 use compact_mail::{
     MailTransport, MailerConfig, OutboxWorker, SmtpSecurity, SmtpSettings, backoff,
 };
@@ -48,6 +48,25 @@ fn enqueue(db: &Database, n: usize) -> Vec<outbox::OutboxMessage> {
                 .expect("enqueue")
         })
         .collect()
+}
+
+/// `expected` distinct messages arrived, and the outbox holds nothing pending or failed.
+fn assert_each_delivered_once(db: &Database, received: &[ReceivedMail], expected: usize) {
+    let mut ids: Vec<_> = received
+        .iter()
+        .filter_map(|m| m.header("Message-ID"))
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), expected, "each message delivered exactly once");
+    let counts = outbox::counts(&mut db.get().expect("connection")).expect("counts");
+    assert_eq!(
+        counts,
+        outbox::OutboxCounts {
+            pending: 0,
+            failed: 0
+        }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,21 +138,7 @@ async fn mail_queued_while_smtp_is_down_is_all_delivered_once_it_is_back() {
     stop.send(true).expect("stop worker");
     running.await.expect("worker ends");
 
-    let mut ids: Vec<_> = received
-        .iter()
-        .filter_map(|m| m.header("Message-ID"))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), 5, "each message delivered exactly once");
-    let counts = outbox::counts(&mut db.get().expect("connection")).expect("counts");
-    assert_eq!(
-        counts,
-        outbox::OutboxCounts {
-            pending: 0,
-            failed: 0
-        }
-    );
+    assert_each_delivered_once(&db, &received, 5);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -260,21 +265,7 @@ async fn mail_written_during_a_minutes_long_relay_outage_is_all_delivered_after(
     running.await.expect("worker ends");
     let received = sink.messages();
     assert_eq!(received.len(), written);
-    let mut ids: Vec<_> = received
-        .iter()
-        .filter_map(|m| m.header("Message-ID"))
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    assert_eq!(ids.len(), written, "each message delivered exactly once");
-    let counts = outbox::counts(&mut db.get().expect("connection")).expect("counts");
-    assert_eq!(
-        counts,
-        outbox::OutboxCounts {
-            pending: 0,
-            failed: 0
-        }
-    );
+    assert_each_delivered_once(&db, &received, written);
 }
 
 /// A relay whose certificate a private authority signed (here: self-signed for `localhost`),
