@@ -245,6 +245,17 @@ async fn decide(
         let ctx = request_context(&req);
         caller.0.audit_actor(ctx.ip, ctx.request_id)
     };
+    // Approvals and withdrawals record no reason, but one sent must still fit the spec.
+    if decision
+        .reason
+        .as_ref()
+        .is_some_and(|r| r.chars().count() > 2000)
+    {
+        return Err(ApiError::invalid_field(
+            "reason",
+            "must be at most 2000 characters",
+        ));
+    }
     let state2 = state.clone();
     let nomination = blocking(&state, move |conn| {
         let ctx = StepContext {
