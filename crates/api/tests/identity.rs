@@ -970,6 +970,32 @@ async fn jwks_publishes_the_keys_and_rotation_signs_nobody_out() {
     assert_eq!(jwks["keys"].as_array().expect("keys").len(), 2);
 }
 
+/// Verified tokens are remembered, but a remembered token still dies with its key.
+#[tokio::test]
+async fn a_remembered_token_dies_with_its_signing_key() {
+    use compact_db::schema::signing_keys;
+    use diesel::prelude::*;
+
+    let app = TestApp::spawn().await;
+    let org = app.create_org("UNESCO", "compact_entity");
+    app.create_user(&org, "member@example.org", "member");
+    let (token, _) = app.tokens("member@example.org").await;
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 200);
+
+    // An operator drops a compromised key; the next start (or reload) creates a fresh one.
+    {
+        let mut conn = app.db.get().expect("connection");
+        diesel::delete(signing_keys::table)
+            .execute(&mut conn)
+            .expect("delete keys");
+    }
+    app.state_reload_keys();
+    assert_eq!(app.get_as(&token, "/api/v1/me").await.status(), 401);
+    let (fresh, _) = app.tokens("member@example.org").await;
+    assert_eq!(app.get_as(&fresh, "/api/v1/me").await.status(), 200);
+}
+
 #[tokio::test]
 async fn users_of_a_suspended_organization_are_cut_off() {
     let app = TestApp::spawn().await;

@@ -2,7 +2,7 @@
 //! checked. Keys live in the database so every node signs and verifies with the same set;
 //! `rotate` adds a signing key and keeps the old one verifying until its last token expired.
 
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use base64::Engine;
@@ -12,6 +12,7 @@ use diesel::prelude::*;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use compact_db::schema::signing_keys;
 use compact_db::{Database, DbConnection, now, write_transaction};
@@ -26,6 +27,8 @@ const PKCS8_ED25519_PREFIX: [u8; 16] = [
 const LEEWAY_SECS: u64 = 5;
 /// How often a node re-reads the key set (another node may have rotated).
 const RELOAD_EVERY: Duration = Duration::from_secs(30);
+/// Verified tokens remembered at once; a deployment has a few live tokens per person.
+const VERIFIED_CAPACITY: u64 = 20_000;
 
 #[derive(Debug, Clone)]
 pub struct TokenSettings {
@@ -116,17 +119,32 @@ pub struct KeyRing {
     keys: RwLock<(Vec<LoadedKey>, Instant)>,
     /// When the last reload was tried, and whether it failed.
     reload_attempt: Mutex<(Option<Instant>, bool)>,
+    /// Tokens whose signature already verified, by SHA-256 of the whole token: checking an
+    /// Ed25519 signature costs more than the rest of a request, and a client presents the
+    /// same token for its whole life. Only the signature is remembered; time, key and the
+    /// user's token version are checked on every use.
+    verified: moka::sync::Cache<[u8; 32], Arc<VerifiedToken>>,
+}
+
+struct VerifiedToken {
+    kid: String,
+    claims: AccessClaims,
 }
 
 impl KeyRing {
     /// Loads the keys, creating the first one on first start. A database that is down now
     /// is not fatal: the ring stays empty and loads at its first use after it came back.
     pub fn load(db: Database, settings: TokenSettings) -> Self {
+        let remember_for = settings.access_ttl + Duration::from_secs(LEEWAY_SECS);
         let ring = Self {
             db,
             settings,
             keys: RwLock::new((Vec::new(), Instant::now())),
             reload_attempt: Mutex::new((None, false)),
+            verified: moka::sync::Cache::builder()
+                .max_capacity(VERIFIED_CAPACITY)
+                .time_to_live(remember_for)
+                .build(),
         };
         if let Err(error) = ring.reload() {
             tracing::warn!(%error, "could not load token signing keys yet");
@@ -226,6 +244,35 @@ impl KeyRing {
 
     /// Verifies signature, algorithm, issuer, audience, time claims and token type.
     pub fn verify(&self, token: &str) -> Result<AccessClaims, TokenError> {
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        if let Some(seen) = self.verified.get(&digest) {
+            self.reload_if_stale(false);
+            if within_time(&seen.claims, Utc::now().timestamp()) && self.key_verifies(&seen.kid) {
+                return Ok(seen.claims.clone());
+            }
+            // Expired, or its key stopped verifying: the full check gives the reason.
+            self.verified.invalidate(&digest);
+        }
+        let (kid, claims) = self.verify_signature(token)?;
+        self.verified.insert(
+            digest,
+            Arc::new(VerifiedToken {
+                kid,
+                claims: claims.clone(),
+            }),
+        );
+        Ok(claims)
+    }
+
+    fn key_verifies(&self, kid: &str) -> bool {
+        self.keys.read().is_ok_and(|keys| {
+            keys.0
+                .iter()
+                .any(|k| k.kid == kid && self.still_verifies(k))
+        })
+    }
+
+    fn verify_signature(&self, token: &str) -> Result<(String, AccessClaims), TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid("algorithm not allowed".into()));
@@ -257,7 +304,7 @@ impl KeyRing {
         if data.claims.typ != ACCESS_TOKEN_TYPE {
             return Err(TokenError::WrongType);
         }
-        Ok(data.claims)
+        Ok((kid, data.claims))
     }
 
     fn still_verifies(&self, key: &LoadedKey) -> bool {
@@ -293,6 +340,12 @@ impl KeyRing {
             })
             .collect()
     }
+}
+
+/// The time claims of a remembered token, judged as `jsonwebtoken` judges them.
+fn within_time(claims: &AccessClaims, now: i64) -> bool {
+    let leeway = LEEWAY_SECS as i64;
+    claims.exp >= now - leeway && claims.nbf <= now + leeway
 }
 
 /// Creates a signing key if none is active (first start).
@@ -363,4 +416,37 @@ fn load_keys(conn: &mut DbConnection) -> Result<Vec<LoadedKey>, AuthError> {
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(nbf: i64, exp: i64) -> AccessClaims {
+        AccessClaims {
+            iss: "i".into(),
+            aud: "a".into(),
+            sub: "u".into(),
+            exp,
+            nbf,
+            iat: nbf,
+            jti: "j".into(),
+            org: "o".into(),
+            role: Role::Member,
+            tv: 0,
+            typ: ACCESS_TOKEN_TYPE.into(),
+            mfa: true,
+        }
+    }
+
+    #[test]
+    fn a_remembered_token_keeps_its_time_limits() {
+        let leeway = LEEWAY_SECS as i64;
+        let token = claims(1_000, 1_600);
+        assert!(within_time(&token, 1_000));
+        assert!(within_time(&token, 1_600 + leeway));
+        assert!(!within_time(&token, 1_601 + leeway));
+        assert!(within_time(&token, 1_000 - leeway));
+        assert!(!within_time(&token, 999 - leeway));
+    }
 }

@@ -17,7 +17,7 @@ use crate::keys::{KeyRing, TokenSettings};
 use crate::password::{PasswordCost, PasswordHasherPool};
 use crate::principal::Principal;
 use crate::secrets::{random_token, token_hash};
-use crate::users::{self, UserWithOrg};
+use crate::users::{self, UserProfile, UserWithOrg};
 use crate::{AuthError, Role, api_keys, mfa};
 
 #[derive(Debug, Clone)]
@@ -88,6 +88,7 @@ struct UserState {
     role: Role,
     org_id: String,
     may_act: bool,
+    profile: UserProfile,
 }
 
 pub struct Authenticator {
@@ -463,6 +464,16 @@ impl Authenticator {
         })
     }
 
+    /// The caller's own account as `/me` shows it, from the state the last request cached
+    /// (so as fresh as the token check itself).
+    pub async fn profile(&self, user_id: &str) -> Result<UserProfile, AuthError> {
+        let state = self
+            .user_state(user_id)
+            .await?
+            .ok_or(AuthError::Unauthenticated)?;
+        Ok(state.profile.clone())
+    }
+
     async fn user_state(&self, user_id: &str) -> Result<Option<Arc<UserState>>, AuthError> {
         if let Some(state) = self.states.get(user_id) {
             return Ok(Some(state));
@@ -476,6 +487,7 @@ impl Authenticator {
             role: account.user.role(),
             org_id: account.user.organization_id.clone(),
             may_act: account.may_sign_in(),
+            profile: account.user.into(),
         });
         self.states.insert(user_id.to_owned(), state.clone());
         Ok(Some(state))

@@ -145,6 +145,36 @@ impl UserRow {
     }
 }
 
+/// What a user may see of their own account: the row without its secrets.
+#[derive(Debug, Clone)]
+pub struct UserProfile {
+    pub id: String,
+    pub organization_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub status: String,
+    pub totp_enabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<UserRow> for UserProfile {
+    fn from(u: UserRow) -> Self {
+        Self {
+            id: u.id,
+            organization_id: u.organization_id,
+            email: u.email,
+            name: u.name,
+            role: u.role,
+            status: u.status,
+            totp_enabled: u.totp_enabled,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
 /// A user with their organization's status, as every access decision needs both.
 #[derive(Debug, Clone)]
 pub struct UserWithOrg {

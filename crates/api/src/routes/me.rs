@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use compact_auth::users::UserRow;
+use compact_auth::users::{UserProfile, UserRow};
 use compact_auth::{AuthError, mfa, users};
 use compact_db::audit::{self, NewAuditEvent, Outcome};
 use compact_db::write_transaction;
@@ -33,6 +33,12 @@ pub struct UserView {
 
 impl From<UserRow> for UserView {
     fn from(u: UserRow) -> Self {
+        UserProfile::from(u).into()
+    }
+}
+
+impl From<UserProfile> for UserView {
+    fn from(u: UserProfile) -> Self {
         Self {
             id: u.id,
             organization_id: u.organization_id,
@@ -65,12 +71,7 @@ pub async fn me(
     caller: Authenticated,
 ) -> Result<web::Json<MeView>, ApiError> {
     let principal = caller.0;
-    let id = principal.user_id.clone();
-    let account = state
-        .auth
-        .blocking(move |conn| users::find(conn, &id))
-        .await?
-        .ok_or(AuthError::Unauthenticated)?;
+    let account = state.auth.profile(&principal.user_id).await?;
     let permissions = match &principal.api_key {
         Some(key) => key.scopes.iter().map(|p| p.as_str().to_owned()).collect(),
         None => principal
@@ -81,7 +82,7 @@ pub async fn me(
             .collect(),
     };
     Ok(web::Json(MeView {
-        user: account.user.into(),
+        user: account.into(),
         permissions,
         mfa_satisfied: principal.mfa_satisfied,
     }))
