@@ -343,7 +343,7 @@ pub enum Viewer {
 /// The `item_access` rows that let a viewer see an item, as one query shape for every viewer
 /// (an anonymous viewer is one with no organization, no id and only the public grant). It
 /// stays unboxed: the multi-backend connection can only render subqueries it can type.
-macro_rules! visible_ids {
+macro_rules! viewer_grants {
     ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{
         let my_groups = group_members::table
             .filter(group_members::organization_id.eq($org_id))
@@ -363,7 +363,24 @@ macro_rules! visible_ids {
                         .eq("group")
                         .and(item_access::grantee_id.eq_any(my_groups))),
             )
-            .select(item_access::item_id)
+    }};
+}
+
+/// The ids of the items a viewer may see (see [`viewer_grants`]).
+macro_rules! visible_ids {
+    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{ viewer_grants!($broad, $user_id, $org_id, $kinds).select(item_access::item_id) }};
+}
+
+/// "The viewer holds a grant for the item whose id is `$item_id`", asked per item: both
+/// backends then probe the item's own grants (the primary key) rather than first listing
+/// everything the viewer may see, which SQLite would do for an `IN (…)` on every statement.
+macro_rules! holds_grant {
+    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr, $item_id:expr) => {{
+        diesel::dsl::exists(
+            viewer_grants!($broad, $user_id, $org_id, $kinds)
+                .filter(item_access::item_id.eq($item_id))
+                .select(item_access::item_id),
+        )
     }};
 }
 
@@ -387,7 +404,7 @@ macro_rules! visible_items_fn {
             item_kinds: &'a [&'a str],
         ) -> Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> {
             let (broad, user_id, org_id) = viewer.parts();
-            Box::new(items::id.eq_any(visible_ids!(broad, user_id, org_id, item_kinds)))
+            Box::new(holds_grant!(broad, user_id, org_id, item_kinds, items::id))
         }
     };
 }
@@ -409,7 +426,13 @@ pub fn visible_versions<'a>(
     viewer: &'a Viewer,
 ) -> Box<dyn BoxableExpression<item_versions::table, MultiBackend, SqlType = Bool> + 'a> {
     let (broad, user_id, org_id) = viewer.parts();
-    Box::new(item_versions::version_id.eq_any(visible_ids!(broad, user_id, org_id, ["version"])))
+    Box::new(holds_grant!(
+        broad,
+        user_id,
+        org_id,
+        ["version"],
+        item_versions::version_id
+    ))
 }
 
 /// Condition on `users`: the user is active, in an active organization, and may see the
