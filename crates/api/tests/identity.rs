@@ -987,7 +987,7 @@ async fn a_remembered_token_dies_with_its_signing_key() {
     {
         let mut conn = app.db.get().expect("connection");
         diesel::delete(signing_keys::table)
-            .execute(&mut conn)
+            .execute(&mut *conn)
             .expect("delete keys");
     }
     app.state_reload_keys();

@@ -1,11 +1,39 @@
-use std::time::Duration;
+use std::ops::{Deref, DerefMut};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 
 use crate::connection::{Backend, DatabaseUrl, DbConnection};
 use crate::{DbError, migrations};
 
-pub type PooledConnection = r2d2::PooledConnection<ConnectionManager>;
+/// A connection is checked with a round trip when it leaves the pool, unless it answered
+/// within this long: a busy pool then pays one check a second per connection instead of
+/// one per request, and a connection broken by a database restart still fails for at
+/// most this long before the pool replaces it.
+const TRUSTED_FOR: Duration = Duration::from_secs(1);
+
+/// A connection from the pool; dereferences to the connection itself.
+pub struct PooledConnection(r2d2::PooledConnection<ConnectionManager>);
+
+impl Deref for PooledConnection {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.0.conn
+    }
+}
+
+impl DerefMut for PooledConnection {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.0.conn
+    }
+}
+
+/// A pooled connection and when it last proved alive.
+pub struct CheckedConnection {
+    conn: DbConnection,
+    alive_at: Instant,
+}
 
 /// Pool sizing and waiting.
 #[derive(Debug, Clone)]
@@ -79,6 +107,7 @@ impl Database {
     pub fn get(&self) -> Result<PooledConnection, DbError> {
         self.pool
             .get()
+            .map(PooledConnection)
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
@@ -86,6 +115,7 @@ impl Database {
     pub fn get_timeout(&self, timeout: Duration) -> Result<PooledConnection, DbError> {
         self.pool
             .get_timeout(timeout)
+            .map(PooledConnection)
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
@@ -115,21 +145,34 @@ pub struct ConnectionManager {
 pub struct ConnectError(String);
 
 impl r2d2::ManageConnection for ConnectionManager {
-    type Connection = DbConnection;
+    type Connection = CheckedConnection;
     type Error = ConnectError;
 
-    fn connect(&self) -> Result<DbConnection, ConnectError> {
-        self.url
+    fn connect(&self) -> Result<CheckedConnection, ConnectError> {
+        let conn = self
+            .url
             .establish()
-            .map_err(|e| ConnectError(e.to_string()))
+            .map_err(|e| ConnectError(e.to_string()))?;
+        Ok(CheckedConnection {
+            conn,
+            alive_at: Instant::now(),
+        })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectError> {
-        conn.batch_execute("SELECT 1")
-            .map_err(|e| ConnectError(e.to_string()))
+    fn is_valid(&self, checked: &mut CheckedConnection) -> Result<(), ConnectError> {
+        if checked.alive_at.elapsed() < TRUSTED_FOR {
+            return Ok(());
+        }
+        checked
+            .conn
+            .batch_execute("SELECT 1")
+            .map_err(|e| ConnectError(e.to_string()))?;
+        checked.alive_at = Instant::now();
+        Ok(())
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, checked: &mut CheckedConnection) -> bool {
+        let conn = &mut checked.conn;
         use diesel::connection::{Connection, TransactionManager};
         std::thread::panicking()
             || matches!(
