@@ -344,40 +344,49 @@ pub enum Viewer {
 /// (an anonymous viewer is one with no organization, no id and only the public grant). It
 /// stays unboxed: the multi-backend connection can only render subqueries it can type.
 macro_rules! viewer_grants {
-    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{
+    ($broad:expr, $user_id:expr, $org_id:expr, $kind_is:expr) => {{
         let my_groups = group_members::table
             .filter(group_members::organization_id.eq($org_id))
             .select(group_members::group_id);
-        item_access::table
-            .filter(item_access::item_kind.eq_any($kinds))
-            .filter(
-                item_access::grantee_type
-                    .eq_any($broad)
-                    .or(item_access::grantee_type
-                        .eq("organization")
-                        .and(item_access::grantee_id.eq($org_id)))
-                    .or(item_access::grantee_type
-                        .eq("user")
-                        .and(item_access::grantee_id.eq($user_id)))
-                    .or(item_access::grantee_type
-                        .eq("group")
-                        .and(item_access::grantee_id.eq_any(my_groups))),
-            )
+        item_access::table.filter($kind_is).filter(
+            item_access::grantee_type
+                .eq_any($broad)
+                .or(item_access::grantee_type
+                    .eq("organization")
+                    .and(item_access::grantee_id.eq($org_id)))
+                .or(item_access::grantee_type
+                    .eq("user")
+                    .and(item_access::grantee_id.eq($user_id)))
+                .or(item_access::grantee_type
+                    .eq("group")
+                    .and(item_access::grantee_id.eq_any(my_groups))),
+        )
     }};
 }
 
 /// The ids of the items a viewer may see (see [`viewer_grants`]).
 macro_rules! visible_ids {
-    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{ viewer_grants!($broad, $user_id, $org_id, $kinds).select(item_access::item_id) }};
+    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr) => {{
+        viewer_grants!(
+            $broad,
+            $user_id,
+            $org_id,
+            item_access::item_kind.eq_any($kinds)
+        )
+        .select(item_access::item_id)
+    }};
 }
 
-/// "The viewer holds a grant for the item whose id is `$item_id`", asked per item: both
-/// backends then probe the item's own grants (the primary key) rather than first listing
-/// everything the viewer may see, which SQLite would do for an `IN (…)` on every statement.
+/// "The viewer holds a grant for the item of kind `$kind` and id `$item_id`", asked per
+/// item: both backends then probe the item's own grants (the primary key) rather than first
+/// listing everything the viewer may see, which SQLite does for an `IN (…)` on every
+/// statement. The kind is compared with `=` (the item's own column, or a constant), never
+/// `= ANY(array)`: PostgreSQL then finds the generic plan of the prepared statement as
+/// cheap as a custom one and stops re-planning it on every execution.
 macro_rules! holds_grant {
-    ($broad:expr, $user_id:expr, $org_id:expr, $kinds:expr, $item_id:expr) => {{
+    ($broad:expr, $user_id:expr, $org_id:expr, $kind:expr, $item_id:expr) => {{
         diesel::dsl::exists(
-            viewer_grants!($broad, $user_id, $org_id, $kinds)
+            viewer_grants!($broad, $user_id, $org_id, item_access::item_kind.eq($kind))
                 .filter(item_access::item_id.eq($item_id))
                 .select(item_access::item_id),
         )
@@ -404,7 +413,13 @@ macro_rules! visible_items_fn {
             item_kinds: &'a [&'a str],
         ) -> Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> {
             let (broad, user_id, org_id) = viewer.parts();
-            Box::new(holds_grant!(broad, user_id, org_id, item_kinds, items::id))
+            // One kind with `=`, for the same reason as in `holds_grant`.
+            let of_kind: Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> =
+                match item_kinds {
+                    [kind] => Box::new(items::kind.eq(*kind)),
+                    _ => Box::new(items::kind.eq_any(item_kinds)),
+                };
+            Box::new(of_kind.and(holds_grant!(broad, user_id, org_id, items::kind, items::id)))
         }
     };
 }
@@ -430,7 +445,7 @@ pub fn visible_versions<'a>(
         broad,
         user_id,
         org_id,
-        ["version"],
+        "version",
         item_versions::version_id
     ))
 }
