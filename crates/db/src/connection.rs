@@ -77,9 +77,16 @@ impl DatabaseUrl {
 
     pub(crate) fn establish(&self) -> Result<DbConnection, DbError> {
         match self.backend {
-            Backend::Postgres => PgConnection::establish(&self.raw)
-                .map(DbConnection::Pg)
-                .map_err(|e| DbError::Unavailable(e.to_string())),
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.raw)
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                // No parallel workers: starting one costs 5-10 ms, more than a rare-term
+                // search takes in all, and under concurrent requests there are no idle cores
+                // for them to use anyway (see bench/README.md).
+                conn.batch_execute("SET max_parallel_workers_per_gather = 0")
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                Ok(DbConnection::Pg(conn))
+            }
             Backend::Sqlite => {
                 let path = self.sqlite_path().unwrap_or_default();
                 let mut conn = SqliteConnection::establish(path)
