@@ -81,7 +81,7 @@ pub fn check_strength(password: &str, context: &[&str]) -> Result<(), WeakPasswo
 }
 
 /// Hashes and verifies passwords on a few dedicated threads (one per permitted concurrent
-/// hash) running at the lowest CPU priority (`SCHED_IDLE` on Linux). A storm of sign-ins
+/// hash) running at the lowest CPU priority (nice 19 on Linux). A storm of sign-ins
 /// then queues here and uses only CPU that nothing else wants, so other requests keep their
 /// latency; and argon2's 19 MiB per hash is only ever held by these few threads. A full
 /// queue answers "unavailable" (503) instead of growing without bound.
@@ -181,7 +181,10 @@ impl PasswordHasherPool {
     }
 }
 
-/// Hashing threads run only when the CPU has nothing else to do.
+/// Hashing threads yield the CPU to everything else. Nice 19 rather than `SCHED_IDLE`:
+/// the scheduler counts a CPU that runs only `SCHED_IDLE` work as idle and wakes request
+/// threads there, and preempting the hash on it took milliseconds in our VMs (GET p99
+/// 3.6 ms beside one such thread, 0.7 ms beside one at nice 19; see bench/README.md).
 fn lowest_priority() {
     #[cfg(target_os = "linux")]
     {
@@ -190,10 +193,11 @@ fn lowest_priority() {
             NormalThreadSchedulePolicy, ThreadSchedulePolicy, set_thread_priority_and_policy,
             thread_native_id,
         };
-        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
-        // SCHED_IDLE takes only the static priority 0, which `Os(default)` is.
-        let zero = ThreadPriority::Os(Default::default());
-        if let Err(error) = set_thread_priority_and_policy(thread_native_id(), zero, idle) {
+        let normal = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Other);
+        // For the normal policy the priority is the niceness; `Min` is nice 19.
+        if let Err(error) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, normal)
+        {
             tracing::warn!(?error, "could not lower the priority of a hashing thread");
         }
     }
