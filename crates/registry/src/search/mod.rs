@@ -236,6 +236,56 @@ fn score(conn: &DbConnection, q: &TextQuery) -> BoxedScore {
     }
 }
 
+/// SQLite: the relevance of the window's items, best first (ties by id), from one FTS5 pass,
+/// with only those after the cursor, at most `take`. Ranking with the per-row [`score`]
+/// instead would re-read the term's whole doclist for every row: 0.4 s for a term in 97 %
+/// of 10,000 items, where one pass takes a few milliseconds.
+fn rank_in_fts5(
+    conn: &mut diesel::SqliteConnection,
+    q: &TextQuery,
+    window: &[String],
+    after: Option<(f64, &str)>,
+    take: i64,
+) -> Result<Vec<(String, f64)>, RegistryError> {
+    #[derive(QueryableByName)]
+    struct Scored {
+        #[diesel(sql_type = Text)]
+        item_id: String,
+        #[diesel(sql_type = Double)]
+        score: f64,
+    }
+    if window.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut scored = Vec::with_capacity(window.len());
+    // Bound parameters per statement stay far below SQLite's limit (32,766).
+    for ids in window.chunks(5_000) {
+        let placeholders = vec!["?"; ids.len()].join(", ");
+        let mut query = diesel::sql_query(format!(
+            "SELECT m.item_id AS item_id, -bm25(item_search, 10.0, 4.0, 1.0) AS score \
+             FROM item_search JOIN item_search_map m ON m.seq = item_search.rowid \
+             WHERE item_search MATCH ? AND m.item_id IN ({placeholders})"
+        ))
+        .into_boxed::<diesel::sqlite::Sqlite>()
+        .bind::<Text, _>(q.to_fts5());
+        for id in ids {
+            query = query.bind::<Text, _>(id.clone());
+        }
+        scored.extend(query.load::<Scored>(conn)?);
+    }
+    let mut ranked: Vec<(String, f64)> = scored
+        .into_iter()
+        .map(|s| (s.item_id, s.score))
+        .filter(|(id, score)| match after {
+            None => true,
+            Some((s, after_id)) => *score < s || (*score == s && id.as_str() > after_id),
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    ranked.truncate(usize::try_from(take).unwrap_or(0));
+    Ok(ranked)
+}
+
 const KINDS: [&str; 2] = ["document", "update"];
 
 /// The item's JSON tag list holds `tag` (tags are checked to letters, digits, `-` and `_`).
@@ -419,31 +469,59 @@ fn page_knowing(
             .limit(RANK_WINDOW)
             .select(items::id)
             .load(conn)?;
-        // The audience and filters again: an item narrowed or deleted since the first query
-        // must not slip through by id.
-        let mut query = matching(conn, viewer, request).filter(items::id.eq_any(window));
-        match &request.after {
-            Some(Cursor::Relevance { score: s, id }) => {
-                query = query.filter(
-                    score(conn, q)
-                        .lt(*s)
-                        .or(score(conn, q).eq(*s).and(items::id.gt(id.clone()))),
-                );
+        if let DbConnection::Sqlite(sqlite) = conn {
+            let after = match &request.after {
+                Some(Cursor::Relevance { score, id }) => Some((*score, id.as_str())),
+                Some(Cursor::Newest { .. }) => {
+                    return Err(RegistryError::invalid(
+                        "cursor",
+                        "this cursor belongs to a search sorted by date",
+                    ));
+                }
+                None => None,
+            };
+            let ranked = rank_in_fts5(sqlite, q, &window, after, limit + 1)?;
+            let ids: Vec<&str> = ranked.iter().map(|(id, _)| id.as_str()).collect();
+            // The audience and filters again: an item narrowed or deleted since the first
+            // query must not slip through by id.
+            let mut found: Vec<ItemRow> = matching(conn, viewer, request)
+                .filter(items::id.eq_any(&ids))
+                .select(ItemRow::as_select())
+                .load(conn)?;
+            ranked
+                .into_iter()
+                .filter_map(|(id, score)| {
+                    let at = found.iter().position(|r| r.id == id)?;
+                    Some((found.swap_remove(at), Some(score)))
+                })
+                .collect()
+        } else {
+            // The audience and filters again: an item narrowed or deleted since the first query
+            // must not slip through by id.
+            let mut query = matching(conn, viewer, request).filter(items::id.eq_any(window));
+            match &request.after {
+                Some(Cursor::Relevance { score: s, id }) => {
+                    query = query.filter(
+                        score(conn, q)
+                            .lt(*s)
+                            .or(score(conn, q).eq(*s).and(items::id.gt(id.clone()))),
+                    );
+                }
+                Some(Cursor::Newest { .. }) => {
+                    return Err(RegistryError::invalid(
+                        "cursor",
+                        "this cursor belongs to a search sorted by date",
+                    ));
+                }
+                None => {}
             }
-            Some(Cursor::Newest { .. }) => {
-                return Err(RegistryError::invalid(
-                    "cursor",
-                    "this cursor belongs to a search sorted by date",
-                ));
-            }
-            None => {}
+            let rows: Vec<(ItemRow, f64)> = query
+                .order((score(conn, q).desc(), items::id.asc()))
+                .limit(limit + 1)
+                .select((ItemRow::as_select(), score(conn, q)))
+                .load(conn)?;
+            rows.into_iter().map(|(r, s)| (r, Some(s))).collect()
         }
-        let rows: Vec<(ItemRow, f64)> = query
-            .order((score(conn, q).desc(), items::id.asc()))
-            .limit(limit + 1)
-            .select((ItemRow::as_select(), score(conn, q)))
-            .load(conn)?;
-        rows.into_iter().map(|(r, s)| (r, Some(s))).collect()
     } else {
         let mut query = matching(conn, viewer, request);
         match &request.after {
