@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
+use std::cell::RefCell;
 use std::sync::{Mutex, mpsc};
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Block, Params, PasswordHasher, Version};
 
 use compact_db::DbError;
 
@@ -223,11 +225,60 @@ pub fn hash_with(cost: PasswordCost, password: &str) -> Result<String, AuthError
     Ok(hash.to_string())
 }
 
+thread_local! {
+    /// Each hashing thread's argon2 memory, kept between hashes. Allocating 19 MiB per hash
+    /// left glibc's per-thread arenas holding several such blocks each (about 110 MB of
+    /// resident memory per hashing thread after a sign-in storm); reusing one keeps it at
+    /// the 19 MiB the cost asks for.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The most memory a stored hash may ask of a verification (1 GiB, in 1 KiB blocks): far
+/// above any sensible cost, far below what a tampered hash could demand.
+const MAX_VERIFY_BLOCKS: usize = 1 << 20;
+
+/// Checks `password` against a PHC-format argon2 hash, with the parameters the hash names,
+/// in this thread's reusable memory; the outputs are compared in constant time.
 fn verify_with(password: &str, hash: &str) -> bool {
-    // The parameters come from the hash itself.
-    Argon2::default()
-        .verify_password(password.as_bytes(), hash)
-        .is_ok()
+    let Ok(parsed) = PasswordHash::new(hash) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(version) => version.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if blocks > MAX_VERIFY_BLOCKS {
+        return false;
+    }
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut output = vec![0u8; expected.len()];
+    let computed = MEMORY.with_borrow_mut(|memory| {
+        if memory.len() < blocks {
+            // A failed allocation refuses this sign-in instead of aborting the process.
+            memory
+                .try_reserve_exact(blocks - memory.len())
+                .map_err(|_| argon2::Error::MemoryTooLittle)?;
+            memory.resize(blocks, Block::default());
+        }
+        argon2.hash_password_into_with_memory(
+            password.as_bytes(),
+            salt.as_ref(),
+            &mut output,
+            &mut memory[..blocks],
+        )
+    });
+    computed.is_ok()
+        && argon2::password_hash::phc::Output::new(&output).is_ok_and(|o| o == *expected)
 }
 
 fn uses_cost(hash: &str, cost: PasswordCost) -> bool {
@@ -307,6 +358,31 @@ mod tests {
                 outdated: true
             }
         );
+    }
+
+    #[test]
+    fn one_thread_verifies_hashes_of_any_cost_in_its_reused_memory() {
+        let small = PasswordCost::insecure_for_tests();
+        let large = PasswordCost {
+            memory_kib: 256,
+            ..small
+        };
+        let password = "correct horse battery staple";
+        let hashes = [
+            hash_with(small, password).expect("hash"),
+            hash_with(large, password).expect("hash"),
+        ];
+        // Small after large, and the reverse: the memory grows and is reused in part.
+        for hash in hashes.iter().chain(hashes.iter().rev()) {
+            assert!(verify_with(password, hash));
+            assert!(!verify_with("wrong horse battery staple", hash));
+        }
+        // Another first character of the stored output: the comparison must see it.
+        let (head, output) = hashes[0].rsplit_once('$').expect("phc");
+        let other = if output.starts_with('A') { 'B' } else { 'A' };
+        let tampered = format!("{head}${other}{}", &output[1..]);
+        assert!(!verify_with(password, &tampered));
+        assert!(!verify_with(password, "not a hash"));
     }
 
     #[test]
