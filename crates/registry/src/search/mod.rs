@@ -237,7 +237,7 @@ fn score(conn: &DbConnection, q: &TextQuery) -> BoxedScore {
 }
 
 /// SQLite: the relevance of the window's items, best first (ties by id), from one FTS5 pass,
-/// with only those after the cursor, at most `take`. Ranking with the per-row [`score`]
+/// with only those after the cursor. Ranking with the per-row [`score`]
 /// instead would re-read the term's whole doclist for every row: 0.4 s for a term in 97 %
 /// of 10,000 items, where one pass takes a few milliseconds.
 fn rank_in_fts5(
@@ -245,7 +245,6 @@ fn rank_in_fts5(
     q: &TextQuery,
     window: &[String],
     after: Option<(f64, &str)>,
-    take: i64,
 ) -> Result<Vec<(String, f64)>, RegistryError> {
     #[derive(QueryableByName)]
     struct Scored {
@@ -282,8 +281,43 @@ fn rank_in_fts5(
         })
         .collect();
     ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    ranked.truncate(usize::try_from(take).unwrap_or(0));
     Ok(ranked)
+}
+
+/// Something found by id.
+trait Identified {
+    fn id(&self) -> &str;
+}
+
+impl Identified for ItemRow {
+    fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// The first `wanted` of the ranked ids that `fetch` still finds, best first, with their
+/// scores. The best `wanted` are fetched, and the next ones only when some of those fell
+/// out, so a page is never short while more ranked matches remain.
+fn first_found<R: Identified, E>(
+    ranked: &[(String, f64)],
+    wanted: usize,
+    mut fetch: impl FnMut(&[&str]) -> Result<Vec<R>, E>,
+) -> Result<Vec<(R, f64)>, E> {
+    let mut rows = Vec::with_capacity(wanted);
+    for batch in ranked.chunks(wanted.max(1)) {
+        let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        let mut found = fetch(&ids)?;
+        for (id, score) in batch {
+            if let Some(at) = found.iter().position(|r| r.id() == id) {
+                rows.push((found.swap_remove(at), *score));
+            }
+        }
+        if rows.len() >= wanted {
+            break;
+        }
+    }
+    rows.truncate(wanted);
+    Ok(rows)
 }
 
 const KINDS: [&str; 2] = ["document", "update"];
@@ -480,21 +514,19 @@ fn page_knowing(
                 }
                 None => None,
             };
-            let ranked = rank_in_fts5(sqlite, q, &window, after, limit + 1)?;
-            let ids: Vec<&str> = ranked.iter().map(|(id, _)| id.as_str()).collect();
+            let ranked = rank_in_fts5(sqlite, q, &window, after)?;
+            let wanted = usize::try_from(limit + 1).unwrap_or(1);
             // The audience and filters again: an item narrowed or deleted since the first
             // query must not slip through by id.
-            let mut found: Vec<ItemRow> = matching(conn, viewer, request)
-                .filter(items::id.eq_any(&ids))
-                .select(ItemRow::as_select())
-                .load(conn)?;
-            ranked
-                .into_iter()
-                .filter_map(|(id, score)| {
-                    let at = found.iter().position(|r| r.id == id)?;
-                    Some((found.swap_remove(at), Some(score)))
-                })
-                .collect()
+            first_found(&ranked, wanted, |ids: &[&str]| {
+                matching(conn, viewer, request)
+                    .filter(items::id.eq_any(ids))
+                    .select(ItemRow::as_select())
+                    .load::<ItemRow>(conn)
+            })?
+            .into_iter()
+            .map(|(row, score)| (row, Some(score)))
+            .collect()
         } else {
             // The audience and filters again: an item narrowed or deleted since the first query
             // must not slip through by id.
@@ -679,6 +711,43 @@ fn facets(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl Identified for String {
+        fn id(&self) -> &str {
+            self
+        }
+    }
+
+    #[test]
+    fn ranked_ids_that_fell_out_are_replaced_by_the_next_ones() {
+        let ranked: Vec<(String, f64)> = (0..10)
+            .map(|i| (format!("i{i}"), 10.0 - i as f64))
+            .collect();
+        let gone = ["i1", "i2", "i3", "i5"];
+        let mut fetches = 0;
+        let found = first_found(&ranked, 4, |ids: &[&str]| {
+            fetches += 1;
+            // Found in another order than asked, as a database may.
+            let mut rows: Vec<String> = ids
+                .iter()
+                .filter(|id| !gone.contains(id))
+                .map(|id| id.to_string())
+                .collect();
+            rows.reverse();
+            Ok::<_, ()>(rows)
+        })
+        .expect("no error");
+        let ids: Vec<&str> = found.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["i0", "i4", "i6", "i7"]);
+        assert_eq!(found[1].1, 6.0);
+        assert_eq!(fetches, 2, "only as many batches as needed");
+        // Fewer survivors than wanted: all of them, in rank order.
+        let found = first_found(&ranked[..3], 4, |ids: &[&str]| {
+            Ok::<_, ()>(ids.iter().skip(1).map(|id| id.to_string()).collect())
+        })
+        .expect("no error");
+        assert_eq!(found.len(), 2);
+    }
 
     #[test]
     fn cursors_round_trip_and_garbage_is_refused() {
