@@ -113,6 +113,8 @@ pub async fn begin_totp(
             mfa::begin_enrolment(conn, &id, &account.user.email)
         })
         .await?;
+    // The stored profile changed (`updated_at`), so /me must not answer from memory.
+    state.auth.forget(&principal.user_id);
     Ok(web::Json(TotpEnrolment {
         secret,
         provisioning_uri,
