@@ -183,7 +183,7 @@ done
 mkdir -p bench/results
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 META=$(printf '{"date":"%s","commit":"%s","machine":"%s, %s vCPUs, %s","mode":"%s","items":%s,"rounds":%s,"seconds_per_round":%s,"search_seconds_per_round":%s,"connections":%s}' \
-  "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD)" "$(uname -sr)" "$(nproc)" \
+  "$(date -u +%FT%TZ)" "$(git describe --always --dirty=-modified)" "$(uname -sr)" "$(nproc)" \
   "$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)" "$MODE" "$ITEMS" "$ROUNDS" "$SECS" "$SEARCH_SECS" "$CONNS")
 "$BIN/compact-bench" report --measurements "$MEASUREMENTS" --memory "$MEMORY" --meta "$META" \
   --markdown "bench/results/run-$STAMP-$ITEMS.md" --json "bench/results/run-$STAMP-$ITEMS.json"

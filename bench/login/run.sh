@@ -45,6 +45,6 @@ RSS_KB=$(ps -o rss= -p "$SERVER" | tr -d ' ')
 BOUND=$(echo "$BOUND_JSON" | sed 's/.*"bound_per_second":\([0-9.]*\).*/\1/')
 LOGIN_RPS=$(echo "$LOGINS" | rps)
 RESULT=$(printf '{"date":"%s","commit":"%s","machine":"%s cores","argon2":%s,"logins_per_second":%s,"login_ratio_to_bound":%s,"me_p99_idle":"%s","me_p99_during_logins":"%s","server_rss_kb_after":%s}' \
-    "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD)" "$(nproc)" "$BOUND_JSON" "$LOGIN_RPS" \
+    "$(date -u +%FT%TZ)" "$(git describe --always --dirty=-modified)" "$(nproc)" "$BOUND_JSON" "$LOGIN_RPS" \
     "$(awk -v a="$LOGIN_RPS" -v b="$BOUND" 'BEGIN {printf "%.2f", a / b}')" "$(echo "$IDLE" | p99)" "$(echo "$BUSY" | p99)" "$RSS_KB")
 echo "$RESULT" | tee "$OUT/login-$(date -u +%Y%m%dT%H%M%SZ).json"

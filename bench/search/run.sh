@@ -63,6 +63,6 @@ done
 mkdir -p bench/results
 OUT=bench/results/search-postgres-$(date -u +%Y-%m-%d).json
 printf '{"date":"%s","commit":"%s","machine":"%s, %s cores","items":%s,"queries":%s]}\n' \
-  "$(date -u +%FT%TZ)" "$(git rev-parse --short HEAD)" "$(uname -sr)" "$(nproc)" "$ITEMS" "${JSON%,}" > "$OUT"
+  "$(date -u +%FT%TZ)" "$(git describe --always --dirty=-modified)" "$(uname -sr)" "$(nproc)" "$ITEMS" "${JSON%,}" > "$OUT"
 cat "$WORK/table.md"
 echo "written to $OUT"

@@ -137,7 +137,8 @@ impl DbConnection {
 ///
 /// On SQLite this is `BEGIN IMMEDIATE`: a deferred transaction that reads and then writes
 /// can fail with `SQLITE_BUSY` without waiting when another writer got there first, whereas
-/// an immediate one queues on `busy_timeout`. On PostgreSQL it is an ordinary transaction.
+/// an immediate one queues on `busy_timeout`. It also waits for this process's other writers
+/// of the file first (see `sqlite_writer`). On PostgreSQL it is an ordinary transaction.
 /// Nested calls become savepoints.
 pub fn write_transaction<T, E, F>(conn: &mut DbConnection, f: F) -> Result<T, E>
 where
@@ -153,6 +154,7 @@ where
     if depth.is_some() {
         return conn.transaction(f);
     }
+    let _turn = crate::sqlite_writer::wait_turn(inner).map_err(E::from)?;
     AnsiTransactionManager::begin_transaction_sql(inner, "BEGIN IMMEDIATE").map_err(E::from)?;
     let result = f(conn);
     let DbConnection::Sqlite(inner) = conn else {

@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod outbox;
 mod pool;
 pub mod schema;
+mod sqlite_writer;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
