@@ -346,15 +346,19 @@ pub enum Viewer {
 
 /// The `item_access` rows that let a viewer see an item, as one query shape for every viewer
 /// (an anonymous viewer is one with no organization, no id and only the public grant). It
-/// stays unboxed: the multi-backend connection can only render subqueries it can type.
+/// stays unboxed: the multi-backend connection can only render subqueries it can type. The
+/// broad grants are two fixed parameters, not an `IN` list, whose SQLite form (one
+/// parameter per value) diesel cannot keep prepared: every read would parse and plan again.
 macro_rules! viewer_grants {
     ($broad:expr, $user_id:expr, $org_id:expr, $kind_is:expr) => {{
         let my_groups = group_members::table
             .filter(group_members::organization_id.eq($org_id))
             .select(group_members::group_id);
+        let (broad_a, broad_b): (&str, &str) = $broad;
         item_access::table.filter($kind_is).filter(
             item_access::grantee_type
-                .eq_any($broad)
+                .eq(broad_a)
+                .or(item_access::grantee_type.eq(broad_b))
                 .or(item_access::grantee_type
                     .eq("organization")
                     .and(item_access::grantee_id.eq($org_id)))
@@ -398,11 +402,12 @@ macro_rules! holds_grant {
 }
 
 impl Viewer {
-    /// Grants everyone with this viewer's standing gets, and the viewer's ids ("" for none).
-    fn parts(&self) -> (Vec<&'static str>, &str, &str) {
+    /// The two grants everyone with this viewer's standing gets (the same one twice when
+    /// there is only one), and the viewer's ids ("" for none).
+    fn parts(&self) -> ((&'static str, &'static str), &str, &str) {
         match self {
-            Viewer::Anonymous => (vec!["public"], "", ""),
-            Viewer::User { user_id, org_id } => (vec!["public", "platform"], user_id, org_id),
+            Viewer::Anonymous => (("public", "public"), "", ""),
+            Viewer::User { user_id, org_id } => (("public", "platform"), user_id, org_id),
         }
     }
 }

@@ -1,0 +1,70 @@
+//! The reads every request makes stay prepared: diesel keeps a statement in its cache only
+//! when its SQL has a fixed shape, and otherwise SQLite parses and plans it again on every
+//! request (most of a GET's database time on SQLite; bench/README.md).
+
+use std::sync::{Arc, Mutex};
+
+use compact_db::DbConnection;
+use compact_db::testing::TestDatabase;
+use compact_registry::audience::Viewer;
+use compact_registry::items::{self, ItemKind, ListQuery};
+use diesel::connection::{Connection, Instrumentation, InstrumentationEvent};
+
+/// The SQL of every statement run, and of every statement added to the cache.
+#[derive(Clone, Default)]
+struct Statements {
+    run: Arc<Mutex<Vec<String>>>,
+    cached: Arc<Mutex<Vec<String>>>,
+}
+
+impl Instrumentation for Statements {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        let (log, sql) = match event {
+            InstrumentationEvent::StartQuery { query, .. } => (&self.run, query.to_string()),
+            InstrumentationEvent::CacheQuery { sql, .. } => (&self.cached, sql.to_owned()),
+            _ => return,
+        };
+        log.lock().expect("log").push(sql);
+    }
+}
+
+fn read_items(conn: &mut DbConnection, viewer: &Viewer) {
+    let missing = items::get(conn, viewer, ItemKind::Document, "no-such-item");
+    assert!(missing.is_err(), "an empty database has no items");
+    let query = ListQuery {
+        limit: 20,
+        ..ListQuery::default()
+    };
+    items::list(conn, viewer, ItemKind::Update, &query).expect("feed page");
+}
+
+#[test]
+fn item_reads_are_prepared_once_for_every_viewer() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut conn = db.get().expect("connection");
+    let statements = Statements::default();
+    conn.set_instrumentation(statements.clone());
+    let viewers = [
+        Viewer::Anonymous,
+        Viewer::User {
+            user_id: "u1".into(),
+            org_id: "o1".into(),
+        },
+    ];
+    for _ in 0..2 {
+        for viewer in &viewers {
+            read_items(&mut conn, viewer);
+        }
+    }
+    let run = statements.run.lock().expect("log").clone();
+    let cached = statements.cached.lock().expect("log").clone();
+    assert_eq!(run.len(), 8, "{run:#?}");
+    for sql in &run {
+        assert!(
+            cached.iter().any(|c| sql.starts_with(c.as_str())),
+            "not kept prepared: {sql}"
+        );
+    }
+    // Anonymous and signed-in viewers share the statements' shapes.
+    assert_eq!(cached.len(), 2, "{cached:#?}");
+}
