@@ -7,8 +7,10 @@ use std::sync::{Arc, Mutex};
 use compact_db::DbConnection;
 use compact_db::testing::TestDatabase;
 use compact_registry::audience::Viewer;
-use compact_registry::items::{self, ItemKind, ListQuery};
+use compact_registry::items::{self, ItemKind, ItemRow, ListQuery};
+use compact_registry::search::index::{index_item, unindex_item};
 use diesel::connection::{Connection, Instrumentation, InstrumentationEvent};
+use diesel::prelude::*;
 
 /// The SQL of every statement run, and of every statement added to the cache.
 #[derive(Clone, Default)]
@@ -67,4 +69,50 @@ fn item_reads_are_prepared_once_for_every_viewer() {
     }
     // Anonymous and signed-in viewers share the statements' shapes.
     assert_eq!(cached.len(), 2, "{cached:#?}");
+}
+
+/// What a write adds to the full-text index on SQLite runs under the single write lock, so
+/// it must not be parsed again on every item (on PostgreSQL a trigger does it).
+#[test]
+fn index_writes_are_prepared_once() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut seeding = db.get().expect("connection");
+    let mail = compact_auth::accounts::MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(&mut seeding, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    // Another connection than the seeding one (held meanwhile), whose cache is empty.
+    let mut conn = db.get().expect("connection");
+    let rows: Vec<ItemRow> = compact_db::schema::items::table
+        .select(ItemRow::as_select())
+        .order(compact_db::schema::items::id)
+        .limit(2)
+        .load(&mut *conn)
+        .expect("items");
+    assert_eq!(rows.len(), 2);
+    let statements = Statements::default();
+    conn.set_instrumentation(statements.clone());
+    for row in rows.iter().chain(&rows) {
+        index_item(&mut conn, row).expect("index");
+    }
+    for row in &rows {
+        unindex_item(&mut conn, &row.id).expect("unindex");
+    }
+    let run = statements.run.lock().expect("log").clone();
+    let cached = statements.cached.lock().expect("log").clone();
+    if matches!(*conn, DbConnection::Pg(_)) {
+        assert!(run.is_empty(), "PostgreSQL indexes in a trigger: {run:#?}");
+        return;
+    }
+    assert_eq!(run.len(), 4 * 4 + 2, "{run:#?}");
+    for sql in &run {
+        assert!(
+            cached.iter().any(|c| sql.starts_with(c.as_str())),
+            "not kept prepared: {sql}"
+        );
+    }
+    assert_eq!(cached.len(), 5, "{cached:#?}");
 }

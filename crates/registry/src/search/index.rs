@@ -1,21 +1,19 @@
 //! Keeping the full-text index in step with items, in the item's own transaction.
 //! PostgreSQL needs nothing here: a trigger builds each row's tsvector. SQLite's FTS5 table
 //! is fed analysed text (see [`super::text::analyze`]).
+//!
+//! The statements are diesel DSL, not `sql_query`: diesel keeps these prepared, while it
+//! parses a `sql_query` again on every call — and these run while the item's transaction
+//! holds SQLite's single write lock.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
 
 use compact_db::DbConnection;
+use compact_db::schema::{item_search, item_search_map};
 
 use crate::RegistryError;
 use crate::items::ItemRow;
 use crate::search::text::{Language, analyze};
-
-#[derive(QueryableByName)]
-struct Seq {
-    #[diesel(sql_type = BigInt)]
-    seq: i64,
-}
 
 /// Adds or replaces an item's index entry.
 pub fn index_item(conn: &mut DbConnection, item: &ItemRow) -> Result<(), RegistryError> {
@@ -23,21 +21,22 @@ pub fn index_item(conn: &mut DbConnection, item: &ItemRow) -> Result<(), Registr
         return Ok(());
     };
     let language: Language = item.language.parse().unwrap_or(Language::Other);
-    diesel::sql_query("INSERT OR IGNORE INTO item_search_map (item_id) VALUES (?)")
-        .bind::<Text, _>(&item.id)
+    diesel::insert_or_ignore_into(item_search_map::table)
+        .values(item_search_map::item_id.eq(&item.id))
         .execute(conn)?;
-    let Seq { seq } = diesel::sql_query("SELECT seq FROM item_search_map WHERE item_id = ?")
-        .bind::<Text, _>(&item.id)
-        .get_result(conn)?;
-    diesel::sql_query("DELETE FROM item_search WHERE rowid = ?")
-        .bind::<BigInt, _>(seq)
-        .execute(conn)?;
+    let seq: i64 = item_search_map::table
+        .filter(item_search_map::item_id.eq(&item.id))
+        .select(item_search_map::seq)
+        .first(conn)?;
+    diesel::delete(item_search::table.filter(item_search::rowid.eq(seq))).execute(conn)?;
     let summary_and_tags = format!("{} {}", item.summary, item.tags);
-    diesel::sql_query("INSERT INTO item_search (rowid, title, summary, body) VALUES (?, ?, ?, ?)")
-        .bind::<BigInt, _>(seq)
-        .bind::<Text, _>(analyze(&item.title, language))
-        .bind::<Text, _>(analyze(&summary_and_tags, language))
-        .bind::<Text, _>(analyze(&item.body, language))
+    diesel::insert_into(item_search::table)
+        .values((
+            item_search::rowid.eq(seq),
+            item_search::title.eq(analyze(&item.title, language)),
+            item_search::summary.eq(analyze(&summary_and_tags, language)),
+            item_search::body.eq(analyze(&item.body, language)),
+        ))
         .execute(conn)?;
     Ok(())
 }
@@ -47,10 +46,9 @@ pub fn unindex_item(conn: &mut DbConnection, item_id: &str) -> Result<(), Regist
     let DbConnection::Sqlite(conn) = conn else {
         return Ok(());
     };
-    diesel::sql_query(
-        "DELETE FROM item_search WHERE rowid IN (SELECT seq FROM item_search_map WHERE item_id = ?)",
-    )
-    .bind::<Text, _>(item_id)
-    .execute(conn)?;
+    let seqs = item_search_map::table
+        .filter(item_search_map::item_id.eq(item_id))
+        .select(item_search_map::seq);
+    diesel::delete(item_search::table.filter(item_search::rowid.eq_any(seqs))).execute(conn)?;
     Ok(())
 }
