@@ -132,6 +132,36 @@ async fn only_subscribers_in_the_audience_are_told_and_never_the_author() {
     let told: Vec<String> = sink.messages().into_iter().flat_map(|m| m.to).collect();
     assert_eq!(told.len(), 1, "only the reader: {told:?}");
 
+    // Following a group: told of what is addressed to the group, from its own recipients.
+    app.create_user(&fatf, "follower@fatf.example", "member");
+    let follower = app.tokens("follower@fatf.example").await.0;
+    let answer = follow(
+        &app,
+        &follower,
+        json!({ "target": "group", "target_id": group, "delivery": "immediate" }),
+    )
+    .await;
+    assert_eq!(answer.status(), 201);
+    app.share_document(
+        &author,
+        json!({
+            "title": "Circle brief", "body": "Text.", "language": "en", "type": "assessment",
+            "tlp": "amber", "recipients": { "groups": [group] },
+        }),
+    )
+    .await;
+    let told: Vec<String> = sink
+        .wait_for(3, Duration::from_secs(10))
+        .await
+        .into_iter()
+        .skip(1)
+        .flat_map(|m| m.to)
+        .collect();
+    for who in ["follower@fatf.example", "outsider@fatf.example"] {
+        assert!(told.iter().any(|r| r.contains(who)), "{who}: {told:?}");
+    }
+    assert_eq!(told.len(), 2, "FATF's two followers only: {told:?}");
+
     // Subscriptions are listed and removed by their owner only.
     let mine: Value = app.get_json(&reader, "/api/v1/subscriptions").await;
     let id = mine[0]["id"].as_str().expect("id").to_owned();

@@ -352,6 +352,7 @@ diesel::allow_tables_to_appear_in_same_query!(subscriptions, item_access);
 diesel::allow_tables_to_appear_in_same_query!(subscriptions, group_members);
 diesel::allow_tables_to_appear_in_same_query!(item_versions, group_members);
 diesel::allow_tables_to_appear_in_same_query!(users, item_access);
+diesel::allow_tables_to_appear_in_same_query!(users, item_tags);
 diesel::allow_tables_to_appear_in_same_query!(users, group_members);
 diesel::allow_tables_to_appear_in_same_query!(organizations, item_access);
 diesel::allow_tables_to_appear_in_same_query!(subscriptions, organizations);

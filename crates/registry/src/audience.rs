@@ -475,7 +475,12 @@ pub fn item_audience<'a>(
     let everyone = item_access::table
         .filter(item_access::item_kind.eq(item_kind))
         .filter(item_access::item_id.eq(item_id))
-        .filter(item_access::grantee_type.eq_any(["public", "platform"]))
+        // Two comparisons, not `IN (?, ?)`, which SQLite would parse on every call.
+        .filter(
+            item_access::grantee_type
+                .eq("public")
+                .or(item_access::grantee_type.eq("platform")),
+        )
         .select(item_access::item_id);
     let group_orgs = group_members::table
         .filter(group_members::group_id.eq_any(grants("group")))

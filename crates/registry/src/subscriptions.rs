@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 use compact_auth::Principal;
 use compact_auth::accounts::MailContext;
 use compact_db::schema::{
-    digest_entries, digests_sent, group_members, groups, items, organizations, subscriptions, users,
+    digest_entries, digests_sent, group_members, groups, item_access, item_tags, items,
+    organizations, subscriptions, users,
 };
 use compact_db::{DbConnection, MultiBackend, now, write_transaction};
 
@@ -229,7 +230,18 @@ pub fn notify(
     change: Change,
 ) -> Result<(), RegistryError> {
     let kind = item.kind();
-    let groups: Vec<String> = item.recipients.groups.iter().cloned().collect();
+    // The item's tags and groups as its own rows, written earlier in this transaction (a
+    // group recipient is always a group grant), not as lists of values: the statement then
+    // has one shape for every item, and SQLite keeps it prepared instead of parsing it on
+    // every write, under the write lock.
+    let tags = item_tags::table
+        .filter(item_tags::item_id.eq(item.row.id.clone()))
+        .select(item_tags::tag);
+    let groups = item_access::table
+        .filter(item_access::item_kind.eq(kind.as_str()))
+        .filter(item_access::item_id.eq(item.row.id.clone()))
+        .filter(item_access::grantee_type.eq("group"))
+        .select(item_access::grantee_id);
     let targets = subscriptions::target_type
         .eq("everything")
         .and(subscriptions::target_id.eq(""))
@@ -238,7 +250,7 @@ pub fn notify(
             .and(subscriptions::target_id.eq(item.row.owner_org_id.clone())))
         .or(subscriptions::target_type
             .eq("tag")
-            .and(subscriptions::target_id.eq_any(item.tags.clone())))
+            .and(subscriptions::target_id.eq_any(tags)))
         .or(subscriptions::target_type
             .eq("group")
             .and(subscriptions::target_id.eq_any(groups)));

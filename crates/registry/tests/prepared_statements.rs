@@ -116,3 +116,59 @@ fn index_writes_are_prepared_once() {
     }
     assert_eq!(cached.len(), 5, "{cached:#?}");
 }
+
+/// Telling subscribers runs in every item's write transaction, so it must not be parsed
+/// again for each item either, whatever its tags and recipients.
+#[test]
+fn notifying_subscribers_is_prepared_once() {
+    use compact_db::schema::items;
+    use compact_registry::items::Item;
+    use compact_registry::subscriptions::{Change, notify};
+
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut seeding = db.get().expect("connection");
+    let mail = compact_auth::accounts::MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(&mut seeding, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    // Items of different shapes: with more and fewer tags, for everyone and for a group.
+    let rows: Vec<ItemRow> = items::table
+        .select(ItemRow::as_select())
+        .order(items::id)
+        .load(&mut *seeding)
+        .expect("items");
+    let tagged = rows.iter().find(|r| r.tags != "[]").expect("a tagged item");
+    let tag_count = |r: &ItemRow| r.tags.matches(',').count();
+    let other = rows
+        .iter()
+        .find(|r| tag_count(r) != tag_count(tagged))
+        .expect("an item with another number of tags");
+    let addressed = rows
+        .iter()
+        .find(|r| r.recipients.contains("\"groups\":[\""))
+        .expect("an item for a group");
+    let mut conn = db.get().expect("connection");
+    let statements = Statements::default();
+    conn.set_instrumentation(statements.clone());
+    for row in [tagged, other, addressed] {
+        notify(
+            &mut conn,
+            &mail,
+            &Item::from_row(row.clone()),
+            Change::Changed,
+        )
+        .expect("notify");
+    }
+    let run = statements.run.lock().expect("log").clone();
+    let cached = statements.cached.lock().expect("log").clone();
+    assert!(run.len() >= 6, "{run:#?}");
+    for sql in &run {
+        assert!(
+            cached.iter().any(|c| sql.starts_with(c.as_str())),
+            "not kept prepared: {sql}"
+        );
+    }
+}
