@@ -4,6 +4,7 @@
 
 use std::sync::{Arc, Mutex};
 
+use compact_auth::accounts::MailContext;
 use compact_db::DbConnection;
 use compact_db::testing::TestDatabase;
 use compact_registry::audience::Viewer;
@@ -28,6 +29,44 @@ impl Instrumentation for Statements {
         };
         log.lock().expect("log").push(sql);
     }
+}
+
+impl Statements {
+    /// The statements run, and those added to the cache.
+    fn taken(&self) -> (Vec<String>, Vec<String>) {
+        let run = self.run.lock().expect("log").clone();
+        let cached = self.cached.lock().expect("log").clone();
+        (run, cached)
+    }
+}
+
+fn assert_all_prepared(run: &[String], cached: &[String]) {
+    for sql in run {
+        assert!(
+            cached.iter().any(|c| sql.starts_with(c.as_str())),
+            "not kept prepared: {sql}"
+        );
+    }
+}
+
+/// A database with the demo loaded, and the connection that loaded it (statements it ran
+/// are in its cache: hold it, and test on another connection).
+fn demo_database() -> (
+    TestDatabase,
+    compact_db::Database,
+    compact_db::PooledConnection,
+    MailContext,
+) {
+    let (test_db, db) = TestDatabase::migrated();
+    let mut seeding = db.get().expect("connection");
+    let mail = MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(&mut seeding, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    (test_db, db, seeding, mail)
 }
 
 fn read_items(conn: &mut DbConnection, viewer: &Viewer) {
@@ -58,15 +97,9 @@ fn item_reads_are_prepared_once_for_every_viewer() {
             read_items(&mut conn, viewer);
         }
     }
-    let run = statements.run.lock().expect("log").clone();
-    let cached = statements.cached.lock().expect("log").clone();
+    let (run, cached) = statements.taken();
     assert_eq!(run.len(), 8, "{run:#?}");
-    for sql in &run {
-        assert!(
-            cached.iter().any(|c| sql.starts_with(c.as_str())),
-            "not kept prepared: {sql}"
-        );
-    }
+    assert_all_prepared(&run, &cached);
     // Anonymous and signed-in viewers share the statements' shapes.
     assert_eq!(cached.len(), 2, "{cached:#?}");
 }
@@ -75,16 +108,7 @@ fn item_reads_are_prepared_once_for_every_viewer() {
 /// it must not be parsed again on every item (on PostgreSQL a trigger does it).
 #[test]
 fn index_writes_are_prepared_once() {
-    let (_test_db, db) = TestDatabase::migrated();
-    let mut seeding = db.get().expect("connection");
-    let mail = compact_auth::accounts::MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    compact_registry::demo::seed(&mut seeding, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
-    // Another connection than the seeding one (held meanwhile), whose cache is empty.
+    let (_test_db, db, _seeding, _mail) = demo_database();
     let mut conn = db.get().expect("connection");
     let rows: Vec<ItemRow> = compact_db::schema::items::table
         .select(ItemRow::as_select())
@@ -101,19 +125,13 @@ fn index_writes_are_prepared_once() {
     for row in &rows {
         unindex_item(&mut conn, &row.id).expect("unindex");
     }
-    let run = statements.run.lock().expect("log").clone();
-    let cached = statements.cached.lock().expect("log").clone();
+    let (run, cached) = statements.taken();
     if matches!(*conn, DbConnection::Pg(_)) {
         assert!(run.is_empty(), "PostgreSQL indexes in a trigger: {run:#?}");
         return;
     }
     assert_eq!(run.len(), 4 * 4 + 2, "{run:#?}");
-    for sql in &run {
-        assert!(
-            cached.iter().any(|c| sql.starts_with(c.as_str())),
-            "not kept prepared: {sql}"
-        );
-    }
+    assert_all_prepared(&run, &cached);
     assert_eq!(cached.len(), 5, "{cached:#?}");
 }
 
@@ -125,15 +143,7 @@ fn notifying_subscribers_is_prepared_once() {
     use compact_registry::items::Item;
     use compact_registry::subscriptions::{Change, notify};
 
-    let (_test_db, db) = TestDatabase::migrated();
-    let mut seeding = db.get().expect("connection");
-    let mail = compact_auth::accounts::MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    compact_registry::demo::seed(&mut seeding, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
+    let (_test_db, db, mut seeding, mail) = demo_database();
     // Items of different shapes: with more and fewer tags, for everyone and for a group.
     let rows: Vec<ItemRow> = items::table
         .select(ItemRow::as_select())
@@ -162,13 +172,7 @@ fn notifying_subscribers_is_prepared_once() {
         )
         .expect("notify");
     }
-    let run = statements.run.lock().expect("log").clone();
-    let cached = statements.cached.lock().expect("log").clone();
+    let (run, cached) = statements.taken();
     assert!(run.len() >= 6, "{run:#?}");
-    for sql in &run {
-        assert!(
-            cached.iter().any(|c| sql.starts_with(c.as_str())),
-            "not kept prepared: {sql}"
-        );
-    }
+    assert_all_prepared(&run, &cached);
 }
