@@ -245,7 +245,12 @@ fn sqlite_index(
 pub fn finish(conn: &mut DbConnection) -> anyhow::Result<()> {
     match conn {
         DbConnection::Pg(c) => c.batch_execute("VACUUM ANALYZE")?,
-        DbConnection::Sqlite(c) => c.batch_execute("ANALYZE; PRAGMA wal_checkpoint(TRUNCATE);")?,
+        // What the server itself keeps (compact_db::refresh_statistics), not a full ANALYZE:
+        // STAT4's samples would make SQLite re-plan statements on every execution.
+        DbConnection::Sqlite(_) => {
+            compact_db::refresh_statistics(conn)?;
+            conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?
+        }
     }
     Ok(())
 }

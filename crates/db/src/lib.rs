@@ -13,6 +13,7 @@ pub mod outbox;
 mod pool;
 pub mod schema;
 mod sqlite_writer;
+mod statistics;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod time;
@@ -20,4 +21,5 @@ mod time;
 pub use connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, write_transaction};
 pub use error::DbError;
 pub use pool::{Database, PoolOptions, PoolStatus, PooledConnection};
+pub use statistics::refresh_statistics;
 pub use time::{now, truncate_to_micros};

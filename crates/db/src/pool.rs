@@ -97,6 +97,7 @@ impl Database {
         // Connect once directly: the pool would only report a timeout, not libpq's reason.
         let mut conn = url.establish()?;
         migrations::run_pending(&mut conn)?;
+        crate::refresh_statistics(&mut conn)?;
         Ok(Self::new(url, options))
     }
 
