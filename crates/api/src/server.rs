@@ -139,7 +139,8 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
             let purged = compact_registry::items::idempotency::purge_expired(&mut conn)?;
             let digests =
                 compact_registry::subscriptions::send_digests(&mut conn, &mail, compact_db::now())?;
-            // SQLite's planner statistics as the data grows (a no-op when nothing changed).
+            // SQLite's planner statistics as the data grows: a moment under the write lock,
+            // and an ANALYZE only of what PRAGMA optimize finds stale.
             compact_db::refresh_statistics(&mut conn)?;
             Ok::<_, compact_registry::RegistryError>((purged, digests))
         })
