@@ -25,6 +25,7 @@ use compact_auth::Authenticator;
 use compact_auth::accounts::MailContext;
 use compact_db::Database;
 use compact_registry::nominations::NominationRules;
+use compact_registry::search::counts::CountIndex;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -91,6 +92,8 @@ pub struct AppState {
     pub nomination_rules: NominationRules,
     pub settings: Arc<Settings>,
     pub metrics: Metrics,
+    /// Totals and facets of searches, kept in memory (registry `search::counts`).
+    pub search_counts: Arc<CountIndex>,
     /// The OpenAPI document as served (and as committed in `openapi/openapi.json`).
     pub openapi_json: String,
     routes: RouteTable,
@@ -123,6 +126,7 @@ impl AppState {
             },
             settings,
             metrics: Metrics::new(),
+            search_counts: Arc::default(),
             openapi_json: openapi_pretty_json(&spec),
             routes,
         }

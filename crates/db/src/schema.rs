@@ -232,6 +232,10 @@ diesel::table! {
         updated_at -> Timestamp,
         updated_by -> Text,
         deleted_at -> Nullable<Timestamp>,
+        /// A dense number per item (search count index).
+        seq -> BigInt,
+        /// Drawn anew by a trigger on every write of the row, in commit order.
+        change_seq -> BigInt,
     }
 }
 

@@ -234,8 +234,9 @@ pub async fn search(
 ) -> Result<web::Json<SearchResults>, ApiError> {
     let (page, query) = split_query(req.query_string(), &["cursor", "limit"])?;
     let request = request_of(query, page)?;
+    let index = state.search_counts.clone();
     let results = blocking(&state, move |conn| {
-        engine::search(conn, &caller.0, &request)
+        engine::search(conn, &index, &caller.0, &request)
     })
     .await?;
     let f = results.facets;

@@ -9,6 +9,7 @@
 //! - SQLite: FTS5 over text analysed in Rust (Snowball stems per language); the query's
 //!   words match their stems in any language; `bm25` for relevance.
 
+pub mod counts;
 pub mod index;
 pub mod query;
 pub mod snippet;
@@ -404,15 +405,17 @@ fn matching<'a>(
     }
 }
 
-/// Runs a search as `principal`, who needs the `search` permission.
+/// Runs a search as `principal`, who needs the `search` permission. The total and facets
+/// come from `counts` (see [`counts`]); the page from the database.
 pub fn search(
     conn: &mut DbConnection,
+    counts: &counts::CountIndex,
     principal: &Principal,
     request: &SearchRequest,
 ) -> Result<Results, RegistryError> {
     let request = &scoped(principal, request)?;
     let viewer = viewer_of(principal);
-    let (total, facets) = facets(conn, &viewer, request)?;
+    let (total, facets) = counts.count(conn, &viewer, request)?;
     let (hits, next) = page_knowing(conn, &viewer, request, Some(total))?;
     Ok(Results {
         hits,
@@ -630,12 +633,16 @@ fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
 /// Kind, type, owner organization, TLP, language, and how many visible matches have them.
 type FacetGroup = (String, String, String, String, String, i64);
 
-/// The exact total and the facet counts of the visible matches.
-fn facets(
+/// The exact total and the facet counts of `principal`'s visible matches, counted in SQL:
+/// one pass over every match. Searches take them from [`counts::CountIndex`]; this is the
+/// plain reference its tests hold it to.
+pub fn count_in_sql(
     conn: &mut DbConnection,
-    viewer: &Viewer,
+    principal: &Principal,
     request: &SearchRequest,
 ) -> Result<(i64, Facets), RegistryError> {
+    let request = &scoped(principal, request)?;
+    let viewer = &viewer_of(principal);
     // One pass for the total and five facets: the visible matches grouped by all five
     // fields at once (a few thousand groups at most), summed per field here. Each pass over
     // the matches costs as much as the next, so one instead of six is what counts.

@@ -1,0 +1,580 @@
+//! The exact total and facet counts of a search, from memory instead of a pass over every
+//! visible match (which took seconds for a frequent term at a million items).
+//!
+//! What is kept, per process, and where it comes from:
+//! - a [`Catalog`]: each item's facet fields, and one bitmap of items per audience grant
+//!   (the `item_access` rows) and per tag (the `item_tags` rows), loaded on the first
+//!   search;
+//! - a bitmap per searched text ([`TermSet`]): the rows the database's own text condition
+//!   matched, so what counts as a match is exactly what the page query uses. These are kept
+//!   in a cache bounded by [`TERM_CACHE_BYTES`].
+//!
+//! Items are identified by their `seq`. Every write of an item draws a new `change_seq`,
+//! in commit order (see migration `2026-11-29-000010_item_changes`), so each search reads
+//! the highest change number and re-reads only the rows written since the bitmaps were
+//! made. Counts are therefore exact as of the search: several nodes share one database
+//! and stay right. A viewer's audience is the union of the grant bitmaps the audience SQL
+//! (`audience::visible_items`) ORs: public, platform, their organization, themselves, and
+//! their organization's groups, read from `group_members` on every search.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use chrono::NaiveDateTime;
+use diesel::dsl::{max, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+use roaring::RoaringBitmap;
+
+use compact_db::schema::{
+    group_members, item_access, item_search, item_search_map, item_tags, items,
+};
+use compact_db::{DbConnection, MultiBackend};
+
+use super::{Facets, MAX_TAG_FACETS, SearchRequest, text_condition};
+use crate::RegistryError;
+use crate::audience::Viewer;
+
+/// Memory for the bitmaps of searched texts: at a million items one bitmap takes at most
+/// 128 KiB, so a few hundred recent searches stay warm.
+pub const TERM_CACHE_BYTES: u64 = 48 * 1024 * 1024;
+
+/// Rows read per statement while loading, so a million items never sit in memory as rows.
+const LOAD_CHUNK: i64 = 50_000;
+
+/// Above this many changed items, a text's bitmap is made again rather than patched.
+const TERM_PATCH_MAX: usize = 2_000;
+
+/// Counts of searches, kept across requests. Cheap to share: clone the `Arc`.
+pub struct CountIndex {
+    catalog: RwLock<Option<Catalog>>,
+    terms: moka::sync::Cache<String, Arc<TermSet>>,
+}
+
+impl Default for CountIndex {
+    fn default() -> Self {
+        CountIndex {
+            catalog: RwLock::new(None),
+            terms: moka::sync::Cache::builder()
+                .weigher(|_text: &String, set: &Arc<TermSet>| {
+                    u32::try_from(set.members.serialized_size()).unwrap_or(u32::MAX)
+                })
+                .max_capacity(TERM_CACHE_BYTES)
+                .build(),
+        }
+    }
+}
+
+/// The items one text matches, as of `watermark`.
+struct TermSet {
+    watermark: i64,
+    members: RoaringBitmap,
+}
+
+/// The facet fields, as codes into [`Catalog::values`], in this order.
+const KIND: usize = 0;
+const DOC_TYPE: usize = 1;
+const ORGANIZATION: usize = 2;
+const TLP: usize = 3;
+const LANGUAGE: usize = 4;
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Facts {
+    alive: bool,
+    fields: [u32; 5],
+    created_micros: i64,
+}
+
+/// The distinct values of one field, numbered.
+#[derive(Default)]
+struct Values {
+    codes: HashMap<String, u32>,
+    names: Vec<String>,
+}
+
+impl Values {
+    fn code(&mut self, value: String) -> u32 {
+        if let Some(code) = self.codes.get(&value) {
+            return *code;
+        }
+        let code = self.names.len() as u32;
+        self.names.push(value.clone());
+        self.codes.insert(value, code);
+        code
+    }
+}
+
+/// An `item_access` grantee: its type and id, as in the table.
+type Grantee = (String, String);
+
+struct Catalog {
+    watermark: i64,
+    facts: Vec<Facts>,
+    values: [Values; 5],
+    grants: HashMap<Grantee, RoaringBitmap>,
+    tags: HashMap<String, RoaringBitmap>,
+}
+
+type FactRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    String,
+    NaiveDateTime,
+    bool,
+);
+
+/// The highest change number written so far (0 without items).
+fn last_change(conn: &mut DbConnection) -> Result<i64, RegistryError> {
+    let last: Option<i64> = items::table.select(max(items::change_seq)).first(conn)?;
+    Ok(last.unwrap_or(0))
+}
+
+/// An item's `seq` as a bitmap member (four billion items are far off).
+fn seq_of(seq: i64) -> Result<u32, RegistryError> {
+    u32::try_from(seq).map_err(|_| {
+        let e = format!("item seq {seq} does not fit the count index");
+        diesel::result::Error::DeserializationError(e.into()).into()
+    })
+}
+
+impl Catalog {
+    fn empty(watermark: i64) -> Catalog {
+        Catalog {
+            watermark,
+            facts: Vec::new(),
+            values: Default::default(),
+            grants: HashMap::new(),
+            tags: HashMap::new(),
+        }
+    }
+
+    /// Everything up to at least `watermark`, in chunks of `seq`.
+    fn load(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
+        let mut catalog = Catalog::empty(watermark);
+        let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
+        let mut low = 0;
+        while low <= last_seq.unwrap_or(-1) {
+            let high = low + LOAD_CHUNK;
+            let in_chunk = items::seq.ge(low).and(items::seq.lt(high));
+            let rows: Vec<FactRow> = fact_rows().filter(in_chunk).load(conn)?;
+            catalog.set_facts(rows)?;
+            let grants: Vec<(i64, String, String)> = grant_rows().filter(in_chunk).load(conn)?;
+            catalog.add_grants(grants)?;
+            let tags: Vec<(i64, String)> = tag_rows().filter(in_chunk).load(conn)?;
+            catalog.add_tags(tags)?;
+            low = high;
+        }
+        Ok(catalog)
+    }
+
+    /// Re-reads the items written after this catalog's watermark, up to `watermark`.
+    fn catch_up(&mut self, conn: &mut DbConnection, watermark: i64) -> Result<(), RegistryError> {
+        let changed = items::change_seq
+            .gt(self.watermark)
+            .and(items::change_seq.le(watermark));
+        let rows: Vec<FactRow> = fact_rows().filter(changed).load(conn)?;
+        let seqs = rows
+            .iter()
+            .map(|r| seq_of(r.0))
+            .collect::<Result<RoaringBitmap, _>>()?;
+        for set in self.grants.values_mut().chain(self.tags.values_mut()) {
+            *set -= &seqs;
+        }
+        self.set_facts(rows)?;
+        let grants: Vec<(i64, String, String)> = grant_rows().filter(changed).load(conn)?;
+        self.add_grants(grants)?;
+        let tags: Vec<(i64, String)> = tag_rows().filter(changed).load(conn)?;
+        self.add_tags(tags)?;
+        self.watermark = watermark;
+        Ok(())
+    }
+
+    fn set_facts(&mut self, rows: Vec<FactRow>) -> Result<(), RegistryError> {
+        for (seq, kind, doc_type, org, tlp, language, created_at, alive) in rows {
+            let at = seq_of(seq)? as usize;
+            if self.facts.len() <= at {
+                self.facts.resize(at + 1, Facts::default());
+            }
+            let mut fields = [0; 5];
+            for (field, value) in [kind, doc_type, org, tlp, language].into_iter().enumerate() {
+                fields[field] = self.values[field].code(value);
+            }
+            self.facts[at] = Facts {
+                alive,
+                fields,
+                created_micros: created_at.and_utc().timestamp_micros(),
+            };
+        }
+        Ok(())
+    }
+
+    fn add_grants(&mut self, rows: Vec<(i64, String, String)>) -> Result<(), RegistryError> {
+        for (seq, grantee_type, grantee_id) in rows {
+            let seq = seq_of(seq)?;
+            self.grants
+                .entry((grantee_type, grantee_id))
+                .or_default()
+                .insert(seq);
+        }
+        Ok(())
+    }
+
+    fn add_tags(&mut self, rows: Vec<(i64, String)>) -> Result<(), RegistryError> {
+        for (seq, tag) in rows {
+            let seq = seq_of(seq)?;
+            self.tags.entry(tag).or_default().insert(seq);
+        }
+        Ok(())
+    }
+
+    fn grant(&self, grantee_type: &str, grantee_id: &str) -> Option<&RoaringBitmap> {
+        self.grants
+            .get(&(grantee_type.to_owned(), grantee_id.to_owned()))
+    }
+
+    /// What `viewer` may see: the grants `audience::visible_items` accepts, ORed.
+    fn visible(&self, viewer: &Viewer, groups: &[String]) -> RoaringBitmap {
+        let mut wanted: Vec<(&str, &str)> = vec![("public", "")];
+        if let Viewer::User { user_id, org_id } = viewer {
+            wanted.extend([
+                ("platform", ""),
+                ("organization", org_id.as_str()),
+                ("user", user_id.as_str()),
+            ]);
+            wanted.extend(groups.iter().map(|g| ("group", g.as_str())));
+        }
+        let mut visible = RoaringBitmap::new();
+        for (grantee_type, grantee_id) in wanted {
+            if let Some(set) = self.grant(grantee_type, grantee_id) {
+                visible |= set;
+            }
+        }
+        visible
+    }
+
+    /// The field code of a filter value: None when no filter, Err when no item has it.
+    fn wanted(&self, field: usize, value: Option<&str>) -> Result<Option<u32>, ()> {
+        match value {
+            None => Ok(None),
+            Some(value) => self.values[field]
+                .codes
+                .get(value)
+                .map(|c| Some(*c))
+                .ok_or(()),
+        }
+    }
+
+    /// The total and facets of the visible `candidates` that pass the request's filters.
+    fn count(&self, mut candidates: RoaringBitmap, request: &SearchRequest) -> (i64, Facets) {
+        let f = &request.filters;
+        if let Some(group) = &f.group {
+            match self.grant("group", group) {
+                Some(set) => candidates &= set,
+                None => candidates.clear(),
+            }
+        }
+        if let Some(tag) = &f.tag {
+            match self.tags.get(tag) {
+                Some(set) => candidates &= set,
+                None => candidates.clear(),
+            }
+        }
+        let wanted = [
+            self.wanted(KIND, f.kind.map(|k| k.as_str())),
+            self.wanted(DOC_TYPE, f.doc_type.as_deref()),
+            self.wanted(ORGANIZATION, f.organization.as_deref()),
+            self.wanted(TLP, f.tlp.map(|t| t.as_str())),
+            self.wanted(LANGUAGE, f.language.map(|l| l.as_str())),
+        ];
+        if wanted.iter().any(|w| w.is_err()) {
+            return (0, Facets::default());
+        }
+        let wanted = wanted.map(|w| w.ok().flatten());
+        let from = f.from.map(|t| t.and_utc().timestamp_micros());
+        let to = f.to.map(|t| t.and_utc().timestamp_micros());
+        let mut sums: [Vec<i64>; 5] =
+            std::array::from_fn(|field| vec![0; self.values[field].names.len()]);
+        let mut matched = RoaringBitmap::new();
+        let mut total = 0;
+        for seq in &candidates {
+            let Some(facts) = self.facts.get(seq as usize) else {
+                continue;
+            };
+            let passes = facts.alive
+                && wanted
+                    .iter()
+                    .zip(facts.fields)
+                    .all(|(w, code)| w.is_none_or(|w| w == code))
+                && from.is_none_or(|from| facts.created_micros >= from)
+                && to.is_none_or(|to| facts.created_micros < to);
+            if !passes {
+                continue;
+            }
+            total += 1;
+            for (field, code) in facts.fields.iter().enumerate() {
+                sums[field][*code as usize] += 1;
+            }
+            matched.insert(seq);
+        }
+        let named = |field: usize| -> Vec<(String, i64)> {
+            let mut counts: Vec<(String, i64)> = sums[field]
+                .iter()
+                .enumerate()
+                .filter(|(_, n)| **n > 0)
+                .map(|(code, n)| (self.values[field].names[code].clone(), *n))
+                .collect();
+            counts.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            counts
+        };
+        let mut tag: Vec<(String, i64)> = self
+            .tags
+            .iter()
+            .map(|(name, set)| (name.clone(), matched.intersection_len(set) as i64))
+            .filter(|(_, n)| *n > 0)
+            .collect();
+        tag.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        tag.truncate(MAX_TAG_FACETS as usize);
+        let facets = Facets {
+            kind: named(KIND),
+            doc_type: named(DOC_TYPE),
+            organization: named(ORGANIZATION),
+            tlp: named(TLP),
+            language: named(LANGUAGE),
+            tag,
+        };
+        (total, facets)
+    }
+}
+
+fn fact_rows() -> items::BoxedQuery<'static, MultiBackend, FactSql> {
+    items::table
+        .select((
+            items::seq,
+            items::kind,
+            items::doc_type,
+            items::owner_org_id,
+            items::tlp,
+            items::language,
+            items::created_at,
+            items::deleted_at.is_null(),
+        ))
+        .into_boxed()
+}
+
+type FactSql = (
+    diesel::sql_types::BigInt,
+    Text,
+    Text,
+    Text,
+    Text,
+    Text,
+    diesel::sql_types::Timestamp,
+    Bool,
+);
+
+/// The join of grants to their items' numbers.
+type GrantJoin = diesel::dsl::InnerJoinOn<
+    items::table,
+    item_access::table,
+    diesel::dsl::And<
+        diesel::dsl::Eq<item_access::item_id, items::id>,
+        diesel::dsl::Eq<item_access::item_kind, items::kind>,
+    >,
+>;
+type GrantColumns = (
+    items::seq,
+    item_access::grantee_type,
+    item_access::grantee_id,
+);
+
+fn grant_rows()
+-> diesel::dsl::IntoBoxed<'static, diesel::dsl::Select<GrantJoin, GrantColumns>, MultiBackend> {
+    items::table
+        .inner_join(
+            item_access::table.on(item_access::item_id
+                .eq(items::id)
+                .and(item_access::item_kind.eq(items::kind))),
+        )
+        .select((
+            items::seq,
+            item_access::grantee_type,
+            item_access::grantee_id,
+        ))
+        .into_boxed()
+}
+
+type TagJoin = diesel::dsl::InnerJoin<item_tags::table, items::table>;
+
+fn tag_rows() -> diesel::dsl::IntoBoxed<
+    'static,
+    diesel::dsl::Select<TagJoin, (items::seq, item_tags::tag)>,
+    MultiBackend,
+> {
+    item_tags::table
+        .inner_join(items::table)
+        .select((items::seq, item_tags::tag))
+        .into_boxed()
+}
+
+impl CountIndex {
+    /// The exact total and facets of `request`'s visible matches for `viewer`.
+    pub fn count(
+        &self,
+        conn: &mut DbConnection,
+        viewer: &Viewer,
+        request: &SearchRequest,
+    ) -> Result<(i64, Facets), RegistryError> {
+        let watermark = last_change(conn)?;
+        let groups: Vec<String> = match viewer {
+            Viewer::User { org_id, .. } => group_members::table
+                .filter(group_members::organization_id.eq(org_id))
+                .select(group_members::group_id)
+                .load(conn)?,
+            Viewer::Anonymous => Vec::new(),
+        };
+        let matches = match &request.text {
+            Some(q) => Some(self.term_set(conn, q, watermark)?),
+            None => None,
+        };
+        let catalog = self.catalog_at(conn, watermark)?;
+        let mut candidates = catalog.visible(viewer, &groups);
+        if let Some(matches) = matches {
+            candidates &= &matches.members;
+        }
+        Ok(catalog.count(candidates, request))
+    }
+
+    /// The catalog as of `watermark` at least, loaded the first time. Reading it is shared;
+    /// bringing it up to date takes the lock alone, briefly (a few changed rows).
+    fn catalog_at(
+        &self,
+        conn: &mut DbConnection,
+        watermark: i64,
+    ) -> Result<MappedRwLockReadGuard<'_, Catalog>, RegistryError> {
+        loop {
+            let current = RwLockReadGuard::try_map(self.catalog.read(), |catalog| {
+                catalog.as_ref().filter(|c| c.watermark >= watermark)
+            });
+            match current {
+                Ok(catalog) => return Ok(catalog),
+                // Let go of the read lock before asking for the write lock.
+                Err(stale) => drop(stale),
+            }
+            let mut catalog = self.catalog.write();
+            match catalog.as_mut() {
+                Some(current) if current.watermark >= watermark => {}
+                // Should this fail half-way, the watermark stays and the next search
+                // reads the same rows again.
+                Some(current) => current.catch_up(conn, watermark)?,
+                None => *catalog = Some(Catalog::load(conn, watermark)?),
+            }
+        }
+    }
+
+    /// The items the text matches, as of `watermark` at least.
+    fn term_set(
+        &self,
+        conn: &mut DbConnection,
+        q: &super::query::TextQuery,
+        watermark: i64,
+    ) -> Result<Arc<TermSet>, RegistryError> {
+        let key = match conn {
+            DbConnection::Pg(_) => q.to_websearch(),
+            DbConnection::Sqlite(_) => q.to_fts5(),
+        };
+        let cached = self.terms.get(&key);
+        let set = match cached {
+            Some(set) if set.watermark >= watermark => return Ok(set),
+            Some(set) => match patched(conn, q, &set, watermark)? {
+                Some(set) => set,
+                None => made(conn, q, watermark)?,
+            },
+            None => made(conn, q, watermark)?,
+        };
+        let set = Arc::new(set);
+        self.terms.insert(key, set.clone());
+        Ok(set)
+    }
+}
+
+/// The text's matches, read whole. Rows written after `watermark` may be in their newer
+/// state already; patching them again later is harmless.
+fn made(
+    conn: &mut DbConnection,
+    q: &super::query::TextQuery,
+    watermark: i64,
+) -> Result<TermSet, RegistryError> {
+    let seqs: Vec<i64> = items::table
+        .filter(text_condition(conn, q))
+        .select(items::seq)
+        .load(conn)?;
+    let members = seqs
+        .into_iter()
+        .map(seq_of)
+        .collect::<Result<RoaringBitmap, _>>()?;
+    Ok(TermSet { watermark, members })
+}
+
+/// `set` with the items written since its watermark tested again, or None when so many
+/// changed that reading the text's matches whole is cheaper.
+fn patched(
+    conn: &mut DbConnection,
+    q: &super::query::TextQuery,
+    set: &TermSet,
+    watermark: i64,
+) -> Result<Option<TermSet>, RegistryError> {
+    let changed: Vec<(i64, String)> = items::table
+        .filter(items::change_seq.gt(set.watermark))
+        .filter(items::change_seq.le(watermark))
+        .select((items::seq, items::id))
+        .limit(TERM_PATCH_MAX as i64 + 1)
+        .load(conn)?;
+    if changed.len() > TERM_PATCH_MAX {
+        return Ok(None);
+    }
+    let mut members = set.members.clone();
+    for (seq, _) in &changed {
+        members.remove(seq_of(*seq)?);
+    }
+    let matching: Vec<i64> = match conn {
+        DbConnection::Pg(_) => {
+            let seqs: Vec<i64> = changed.iter().map(|(seq, _)| *seq).collect();
+            items::table
+                .filter(items::seq.eq_any(seqs))
+                .filter(text_condition(conn, q))
+                .select(items::seq)
+                .load(conn)?
+        }
+        // One row at a time: FTS5 answers `MATCH … AND rowid = ?` from the doclists, while
+        // the general condition's `IN (SELECT … MATCH …)` would list every match first.
+        DbConnection::Sqlite(_) => {
+            let fts = q.to_fts5();
+            let mut matching = Vec::new();
+            for (seq, id) in &changed {
+                let indexed: Option<i64> = item_search_map::table
+                    .filter(item_search_map::item_id.eq(id))
+                    .select(item_search_map::seq)
+                    .first(conn)
+                    .optional()?;
+                let Some(indexed) = indexed else { continue };
+                let found: i64 = item_search::table
+                    .filter(sql::<Bool>("item_search MATCH ").bind::<Text, _>(fts.clone()))
+                    .filter(item_search::rowid.eq(indexed))
+                    .count()
+                    .get_result(conn)?;
+                if found > 0 {
+                    matching.push(*seq);
+                }
+            }
+            matching
+        }
+    };
+    for seq in matching {
+        members.insert(seq_of(seq)?);
+    }
+    Ok(Some(TermSet { watermark, members }))
+}

@@ -1,0 +1,282 @@
+//! The count index (`search::counts`) gives the very totals and facets the plain SQL count
+//! gives, for every viewer and filter, and keeps giving them while items are created,
+//! edited, re-marked and deleted and while group memberships change: it only re-reads
+//! what changed, so each kind of change is checked against a warm index.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use compact_auth::accounts::MailContext;
+use compact_auth::{Principal, Role};
+use compact_db::DbConnection;
+use compact_db::schema::{group_members, groups, items, users};
+use compact_db::testing::TestDatabase;
+use compact_registry::audience::{Recipients, Tlp};
+use compact_registry::items as shared;
+use compact_registry::items::edit::{self, ItemPatch};
+use compact_registry::items::{ItemInput, ItemKind};
+use compact_registry::search::counts::CountIndex;
+use compact_registry::search::query::TextQuery;
+use compact_registry::search::text::Language;
+use compact_registry::search::{self, Filters, SearchRequest};
+
+struct Fixture {
+    viewers: Vec<Principal>,
+    requests: Vec<SearchRequest>,
+}
+
+fn principal(user_id: &str, org_id: &str) -> Principal {
+    Principal {
+        user_id: user_id.into(),
+        org_id: org_id.into(),
+        role: Role::Coordinator,
+        api_key: None,
+        mfa_satisfied: true,
+    }
+}
+
+/// One user of each of several organizations, and searches with every kind of filter over
+/// words the demo items hold.
+fn fixture(conn: &mut DbConnection) -> Fixture {
+    let people: Vec<(String, String)> = users::table
+        .filter(users::status.eq("active"))
+        .select((users::id, users::organization_id))
+        .order(users::id)
+        .load(conn)
+        .expect("users");
+    let mut viewers: Vec<Principal> = Vec::new();
+    for (user, org) in &people {
+        if !viewers.iter().any(|v| &v.org_id == org) && viewers.len() < 6 {
+            viewers.push(principal(user, org));
+        }
+    }
+    let titles: Vec<String> = items::table
+        .select(items::title)
+        .order(items::created_at)
+        .load(conn)
+        .expect("titles");
+    let mut words: Vec<String> = Vec::new();
+    for title in titles.iter().step_by(3) {
+        if let Some(word) = title.split_whitespace().find(|w| w.chars().count() >= 5) {
+            let word: String = word.chars().filter(|c| c.is_alphanumeric()).collect();
+            if !word.is_empty() && !words.contains(&word) && words.len() < 6 {
+                words.push(word);
+            }
+        }
+    }
+    // The word the test's own items carry, so edits move them in and out of its matches.
+    words.push("zebrafinch".into());
+    let group: String = groups::table
+        .select(groups::id)
+        .order(groups::id)
+        .first(conn)
+        .expect("a demo group");
+    let (org, created): (String, NaiveDateTime) = items::table
+        .select((items::owner_org_id, items::created_at))
+        .order(items::created_at)
+        .first(conn)
+        .expect("an item");
+    let filters = [
+        Filters::default(),
+        Filters {
+            tlp: Some(Tlp::Amber),
+            ..Filters::default()
+        },
+        Filters {
+            language: Some(Language::Fr),
+            ..Filters::default()
+        },
+        Filters {
+            kind: Some(ItemKind::Update),
+            ..Filters::default()
+        },
+        Filters {
+            group: Some(group),
+            ..Filters::default()
+        },
+        Filters {
+            tag: Some("zebra-tag".into()),
+            ..Filters::default()
+        },
+        Filters {
+            organization: Some(org),
+            from: Some(created),
+            ..Filters::default()
+        },
+    ];
+    let texts = std::iter::once(None).chain(words.iter().map(|w| Some(w.as_str())));
+    let mut requests = Vec::new();
+    for text in texts {
+        for filters in &filters {
+            requests.push(SearchRequest {
+                text: text.map(|t| TextQuery::parse(t).expect("a word parses")),
+                filters: filters.clone(),
+                limit: 5,
+                ..SearchRequest::default()
+            });
+        }
+    }
+    Fixture { viewers, requests }
+}
+
+/// Every viewer's every search: the index's counts are the SQL's.
+fn assert_counts_agree(conn: &mut DbConnection, index: &CountIndex, fixture: &Fixture, when: &str) {
+    let mut compared = 0;
+    for viewer in &fixture.viewers {
+        for request in &fixture.requests {
+            let expected = search::count_in_sql(conn, viewer, request).expect("SQL count");
+            let found = search::search(conn, index, viewer, request).expect("search");
+            assert_eq!(
+                (found.total, &found.facets),
+                (expected.0, &expected.1),
+                "{when}: viewer {} searching {:?} {:?}",
+                viewer.user_id,
+                request.text.as_ref().map(|t| t.to_websearch()),
+                request.filters
+            );
+            compared += usize::from(expected.0 > 0);
+        }
+    }
+    assert!(
+        compared > 20,
+        "{when}: too few searches found anything ({compared})"
+    );
+}
+
+fn input(tlp: Tlp, recipients: Recipients, language: Language) -> ItemInput {
+    ItemInput {
+        title: "Zebrafinch migration report".into(),
+        summary: "Sightings across the region".into(),
+        body: "The zebrafinch was seen again.".into(),
+        language,
+        doc_type: None,
+        tags: vec!["zebra-tag".into()],
+        tlp,
+        recipients,
+    }
+}
+
+#[test]
+fn the_count_index_agrees_with_sql_through_every_kind_of_change() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    let mail = MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    let fixture = fixture(conn);
+    let index = CountIndex::default();
+    assert_counts_agree(conn, &index, &fixture, "demo data");
+
+    // New items: for everyone, for a group, for named users.
+    let author = fixture.viewers[0].clone();
+    let other = fixture.viewers[1].clone();
+    let actor = author.audit_actor(None, None);
+    let group: String = groups::table
+        .select(groups::id)
+        .order(groups::id)
+        .first(conn)
+        .expect("a group");
+    let for_group = Recipients {
+        groups: [group.clone()].into(),
+        ..Recipients::default()
+    };
+    let for_other = Recipients {
+        users: [other.user_id.clone()].into(),
+        ..Recipients::default()
+    };
+    let mut created = Vec::new();
+    for (tlp, recipients, language) in [
+        (Tlp::Clear, Recipients::default(), Language::En),
+        (Tlp::Amber, for_group.clone(), Language::Fr),
+        (Tlp::Red, for_other, Language::En),
+    ] {
+        let item = shared::create(
+            conn,
+            &author,
+            ItemKind::Update,
+            &input(tlp, recipients, language),
+            None,
+            &mail,
+            &actor,
+        )
+        .expect("created");
+        created.push(item.item);
+    }
+    assert_counts_agree(conn, &index, &fixture, "after creating");
+
+    // Edits: out of the text's matches and into another language; re-marked narrower.
+    let first = &created[0];
+    edit::update(
+        conn,
+        &author,
+        ItemKind::Update,
+        &first.row.id,
+        &first.etag(),
+        ItemPatch {
+            title: Some("Heron migration report".into()),
+            body: Some("A heron was seen.".into()),
+            language: Some(Language::Es),
+            tags: Some(vec!["heron-tag".into()]),
+            ..ItemPatch::default()
+        },
+        &mail,
+        &actor,
+    )
+    .expect("edited");
+    let second = &created[1];
+    edit::update(
+        conn,
+        &author,
+        ItemKind::Update,
+        &second.row.id,
+        &second.etag(),
+        ItemPatch {
+            tlp: Some(Tlp::AmberStrict),
+            recipients: Some(Recipients::default()),
+            ..ItemPatch::default()
+        },
+        &mail,
+        &actor,
+    )
+    .expect("re-marked");
+    assert_counts_agree(conn, &index, &fixture, "after editing");
+
+    // A deletion.
+    edit::delete(
+        conn,
+        &author,
+        ItemKind::Update,
+        &created[2].row.id,
+        None,
+        &actor,
+    )
+    .expect("deleted");
+    assert_counts_agree(conn, &index, &fixture, "after deleting");
+
+    // Group membership changes no item, yet widens what the new member's users see.
+    for viewer in &fixture.viewers {
+        let theirs = group_members::table
+            .filter(group_members::group_id.eq(&group))
+            .filter(group_members::organization_id.eq(&viewer.org_id));
+        diesel::delete(theirs)
+            .execute(conn)
+            .expect("no double membership");
+        diesel::insert_into(group_members::table)
+            .values((
+                group_members::group_id.eq(&group),
+                group_members::organization_id.eq(&viewer.org_id),
+                group_members::added_at.eq(chrono::Utc::now().naive_utc()),
+            ))
+            .execute(conn)
+            .expect("membership");
+    }
+    assert_counts_agree(conn, &index, &fixture, "after joining a group");
+
+    // A fresh index loads the same state whole.
+    assert_counts_agree(conn, &CountIndex::default(), &fixture, "loaded anew");
+}
