@@ -17,7 +17,7 @@
 //! (`audience::visible_items`) ORs: public, platform, their organization, themselves, and
 //! their organization's groups, read from `group_members` on every search.
 
-use std::collections::HashMap;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDateTime;
@@ -45,6 +45,14 @@ const LOAD_CHUNK: i64 = 50_000;
 
 /// Above this many changed items, a text's bitmap is made again rather than patched.
 const TERM_PATCH_MAX: usize = 2_000;
+
+/// What a search's matches add up to.
+pub struct Counted {
+    pub total: i64,
+    pub facets: Facets,
+    /// The `seq`s of the newest matches, newest first, as many as asked for.
+    pub newest: Vec<i64>,
+}
 
 /// Counts of searches, kept across requests. Cheap to share: clone the `Arc`.
 pub struct CountIndex {
@@ -268,8 +276,14 @@ impl Catalog {
         }
     }
 
-    /// The total and facets of the visible `candidates` that pass the request's filters.
-    fn count(&self, mut candidates: RoaringBitmap, request: &SearchRequest) -> (i64, Facets) {
+    /// The total and facets of the visible `candidates` that pass the request's filters,
+    /// and the newest `newest` of them.
+    fn count(
+        &self,
+        mut candidates: RoaringBitmap,
+        request: &SearchRequest,
+        newest: usize,
+    ) -> Counted {
         let f = &request.filters;
         if let Some(group) = &f.group {
             match self.grant("group", group) {
@@ -291,7 +305,11 @@ impl Catalog {
             self.wanted(LANGUAGE, f.language.map(|l| l.as_str())),
         ];
         if wanted.iter().any(|w| w.is_err()) {
-            return (0, Facets::default());
+            return Counted {
+                total: 0,
+                facets: Facets::default(),
+                newest: Vec::new(),
+            };
         }
         let wanted = wanted.map(|w| w.ok().flatten());
         let from = f.from.map(|t| t.and_utc().timestamp_micros());
@@ -346,7 +364,37 @@ impl Catalog {
             language: named(LANGUAGE),
             tag,
         };
-        (total, facets)
+        Counted {
+            total,
+            facets,
+            newest: self.newest(&matched, newest),
+        }
+    }
+
+    /// The `n` newest of `matched` by creation (then by `seq`), newest first.
+    fn newest(&self, matched: &RoaringBitmap, n: usize) -> Vec<i64> {
+        use std::cmp::Reverse;
+        let mut heap: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(n + 1);
+        if n == 0 {
+            return Vec::new();
+        }
+        for seq in matched {
+            let Some(facts) = self.facts.get(seq as usize) else {
+                continue;
+            };
+            let key = (facts.created_micros, seq);
+            if heap.len() < n {
+                heap.push(Reverse(key));
+            } else if heap.peek().is_some_and(|Reverse(oldest)| key > *oldest) {
+                heap.pop();
+                heap.push(Reverse(key));
+            }
+        }
+        // Ascending `Reverse`s are the newest first.
+        heap.into_sorted_vec()
+            .into_iter()
+            .map(|Reverse((_, seq))| i64::from(seq))
+            .collect()
     }
 }
 
@@ -421,13 +469,15 @@ fn tag_rows() -> diesel::dsl::IntoBoxed<
 }
 
 impl CountIndex {
-    /// The exact total and facets of `request`'s visible matches for `viewer`.
+    /// The exact total and facets of `request`'s visible matches for `viewer`, and the
+    /// newest `newest` of them.
     pub fn count(
         &self,
         conn: &mut DbConnection,
         viewer: &Viewer,
         request: &SearchRequest,
-    ) -> Result<(i64, Facets), RegistryError> {
+        newest: usize,
+    ) -> Result<Counted, RegistryError> {
         let watermark = last_change(conn)?;
         let groups: Vec<String> = match viewer {
             Viewer::User { org_id, .. } => group_members::table
@@ -445,7 +495,7 @@ impl CountIndex {
         if let Some(matches) = matches {
             candidates &= &matches.members;
         }
-        Ok(catalog.count(candidates, request))
+        Ok(catalog.count(candidates, request, newest))
     }
 
     /// The catalog as of `watermark` at least, loaded the first time. Reading it is shared;

@@ -19,7 +19,7 @@ use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, sql};
 use diesel::expression::BoxableExpression;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Double, Text};
+use diesel::sql_types::{BigInt, Bool, Double, Text};
 
 use compact_auth::Principal;
 use compact_db::schema::{item_access, item_tags, items};
@@ -244,9 +244,16 @@ fn score(conn: &DbConnection, q: &TextQuery) -> BoxedScore {
 fn rank_in_fts5(
     conn: &mut diesel::SqliteConnection,
     q: &TextQuery,
-    window: &[String],
+    window: &[i64],
     after: Option<(f64, &str)>,
 ) -> Result<Vec<(String, f64)>, RegistryError> {
+    #[derive(QueryableByName)]
+    struct Bounds {
+        #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+        low: Option<i64>,
+        #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
+        high: Option<i64>,
+    }
     #[derive(QueryableByName)]
     struct Scored {
         #[diesel(sql_type = Text)]
@@ -261,15 +268,38 @@ fn rank_in_fts5(
     // Bound parameters per statement stay far below SQLite's limit (32,766).
     for ids in window.chunks(5_000) {
         let placeholders = vec!["?"; ids.len()].join(", ");
+        // The window's rows of the index lie between these rowids: the newest items were
+        // indexed last, so for a common word this is a short stretch of its doclist.
+        let mut bounds = diesel::sql_query(format!(
+            "SELECT min(m.seq) AS low, max(m.seq) AS high FROM items i \
+             JOIN item_search_map m ON m.item_id = i.id WHERE i.seq IN ({placeholders})"
+        ))
+        .into_boxed::<diesel::sqlite::Sqlite>();
+        for seq in ids {
+            bounds = bounds.bind::<BigInt, _>(*seq);
+        }
+        let Bounds {
+            low: Some(low),
+            high: Some(high),
+        } = bounds.get_result::<Bounds>(conn)?
+        else {
+            continue;
+        };
+        // The CROSS JOIN keeps the doclist outermost: SQLite would otherwise look each
+        // window item up in FTS5 by rowid, which costs a whole query setup per row.
         let mut query = diesel::sql_query(format!(
             "SELECT m.item_id AS item_id, -bm25(item_search, 10.0, 4.0, 1.0) AS score \
-             FROM item_search JOIN item_search_map m ON m.seq = item_search.rowid \
-             WHERE item_search MATCH ? AND m.item_id IN ({placeholders})"
+             FROM item_search CROSS JOIN item_search_map m \
+             WHERE item_search MATCH ? AND item_search.rowid >= ? AND item_search.rowid <= ? \
+             AND m.seq = item_search.rowid \
+             AND m.item_id IN (SELECT id FROM items WHERE seq IN ({placeholders}))"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>()
-        .bind::<Text, _>(q.to_fts5());
-        for id in ids {
-            query = query.bind::<Text, _>(id.clone());
+        .bind::<Text, _>(q.to_fts5())
+        .bind::<BigInt, _>(low)
+        .bind::<BigInt, _>(high);
+        for seq in ids {
+            query = query.bind::<BigInt, _>(*seq);
         }
         scored.extend(query.load::<Scored>(conn)?);
     }
@@ -415,8 +445,12 @@ pub fn search(
 ) -> Result<Results, RegistryError> {
     let request = &scoped(principal, request)?;
     let viewer = viewer_of(principal);
-    let (total, facets) = counts.count(conn, &viewer, request)?;
-    let (hits, next) = page_knowing(conn, &viewer, request, Some(total))?;
+    let ranked = request.text.is_some() && request.sort == Sort::Relevance;
+    let window = if ranked { RANK_WINDOW as usize } else { 0 };
+    let counted = counts.count(conn, &viewer, request, window)?;
+    let (total, facets) = (counted.total, counted.facets);
+    let window = ranked.then_some(counted.newest);
+    let (hits, next) = page_knowing(conn, &viewer, request, Some(total), window)?;
     Ok(Results {
         hits,
         total,
@@ -459,7 +493,7 @@ pub fn page(
     viewer: &Viewer,
     request: &SearchRequest,
 ) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
-    page_knowing(conn, viewer, request, None)
+    page_knowing(conn, viewer, request, None, None)
 }
 
 /// Below this many matches, sorting them beats walking the date index until enough turn up
@@ -492,6 +526,7 @@ fn page_knowing(
     viewer: &Viewer,
     request: &SearchRequest,
     matches: Option<i64>,
+    window: Option<Vec<i64>>,
 ) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
     let limit = request.limit.clamp(1, MAX_PAGE);
     let ranked = match (&request.text, request.sort) {
@@ -499,13 +534,16 @@ fn page_knowing(
         _ => None,
     };
     let rows: Vec<(ItemRow, Option<f64>)> = if let Some(q) = ranked {
-        // Bounded ranking: only the newest RANK_WINDOW matches are ranked, so a term found in
-        // most items costs a short walk down the date index instead of ranking every match.
-        let window: Vec<String> = matching(conn, viewer, request)
-            .order((newest_first(conn, matches).desc(), items::id.desc()))
-            .limit(RANK_WINDOW)
-            .select(items::id)
-            .load(conn)?;
+        // Bounded ranking: only the newest RANK_WINDOW matches are ranked. The count index
+        // knows them; without it (exports), a walk down the date index finds them.
+        let window: Vec<i64> = match window {
+            Some(window) => window,
+            None => matching(conn, viewer, request)
+                .order((newest_first(conn, matches).desc(), items::id.desc()))
+                .limit(RANK_WINDOW)
+                .select(items::seq)
+                .load(conn)?,
+        };
         if let DbConnection::Sqlite(sqlite) = conn {
             let after = match &request.after {
                 Some(Cursor::Relevance { score, id }) => Some((*score, id.as_str())),
@@ -533,7 +571,7 @@ fn page_knowing(
         } else {
             // The audience and filters again: an item narrowed or deleted since the first query
             // must not slip through by id.
-            let mut query = matching(conn, viewer, request).filter(items::id.eq_any(window));
+            let mut query = matching(conn, viewer, request).filter(items::seq.eq_any(window));
             match &request.after {
                 Some(Cursor::Relevance { score: s, id }) => {
                     query = query.filter(
