@@ -50,8 +50,25 @@ const TERM_PATCH_MAX: usize = 2_000;
 pub struct Counted {
     pub total: i64,
     pub facets: Facets,
-    /// The `seq`s of the newest matches, newest first, as many as asked for.
+    /// The `seq`s of the newest matches asked for (see [`Newest`]), newest first.
     pub newest: Vec<i64>,
+    /// Whether more matches are older than those in `newest`.
+    pub older: bool,
+}
+
+/// Which of the newest matches a search wants named.
+#[derive(Debug, Clone, Copy)]
+pub enum Newest {
+    None,
+    /// The newest this-many.
+    First(usize),
+    /// Every match that could be on a newest-first page of `limit` rows after a cursor at
+    /// `before` (micros): the newest `limit` created at or before it, plus those created at
+    /// that same instant (the cursor's own item among them) and all ties at the boundary.
+    Page {
+        limit: usize,
+        before: Option<i64>,
+    },
 }
 
 /// Counts of searches, kept across requests. Cheap to share: clone the `Arc`.
@@ -282,7 +299,7 @@ impl Catalog {
         &self,
         mut candidates: RoaringBitmap,
         request: &SearchRequest,
-        newest: usize,
+        newest: Newest,
     ) -> Counted {
         let f = &request.filters;
         if let Some(group) = &f.group {
@@ -309,6 +326,7 @@ impl Catalog {
                 total: 0,
                 facets: Facets::default(),
                 newest: Vec::new(),
+                older: false,
             };
         }
         let wanted = wanted.map(|w| w.ok().flatten());
@@ -364,25 +382,56 @@ impl Catalog {
             language: named(LANGUAGE),
             tag,
         };
+        let (newest, older) = match newest {
+            Newest::None => (Vec::new(), false),
+            Newest::First(n) => self.newest(&matched, n, None, false),
+            Newest::Page { limit, before } => {
+                let at_cursor = before.map_or(0, |before| {
+                    matched
+                        .iter()
+                        .filter(|seq| self.created(*seq) == Some(before))
+                        .count()
+                });
+                self.newest(&matched, limit + at_cursor, before, true)
+            }
+        };
         Counted {
             total,
             facets,
-            newest: self.newest(&matched, newest),
+            newest,
+            older,
         }
     }
 
-    /// The `n` newest of `matched` by creation (then by `seq`), newest first.
-    fn newest(&self, matched: &RoaringBitmap, n: usize) -> Vec<i64> {
+    fn created(&self, seq: u32) -> Option<i64> {
+        self.facts.get(seq as usize).map(|f| f.created_micros)
+    }
+
+    /// The `n` newest of `matched` created at or before `before`, by creation (then by
+    /// `seq`), newest first; with `ties`, also those created at the same instant as the
+    /// last. And whether older ones remain.
+    fn newest(
+        &self,
+        matched: &RoaringBitmap,
+        n: usize,
+        before: Option<i64>,
+        ties: bool,
+    ) -> (Vec<i64>, bool) {
         use std::cmp::Reverse;
-        let mut heap: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(n + 1);
         if n == 0 {
-            return Vec::new();
+            return (Vec::new(), !matched.is_empty());
         }
+        let mut heap: BinaryHeap<Reverse<(i64, u32)>> = BinaryHeap::with_capacity(n + 1);
+        let mut eligible = 0;
         for seq in matched {
-            let Some(facts) = self.facts.get(seq as usize) else {
+            let Some(created) = self.created(seq) else {
                 continue;
             };
-            let key = (facts.created_micros, seq);
+            if before.is_some_and(|before| created > before) {
+                continue;
+            }
+            eligible += 1;
+            let key = (created, seq);
             if heap.len() < n {
                 heap.push(Reverse(key));
             } else if heap.peek().is_some_and(|Reverse(oldest)| key > *oldest) {
@@ -391,10 +440,24 @@ impl Catalog {
             }
         }
         // Ascending `Reverse`s are the newest first.
-        heap.into_sorted_vec()
+        let mut newest: Vec<(i64, u32)> = heap
+            .into_sorted_vec()
             .into_iter()
-            .map(|Reverse((_, seq))| i64::from(seq))
-            .collect()
+            .map(|Reverse(key)| key)
+            .collect();
+        if ties && let Some(&(boundary, last)) = newest.last() {
+            // Lower `seq`s at the boundary instant, which the heap left out.
+            let mut tied: Vec<(i64, u32)> = matched
+                .iter()
+                .filter(|seq| *seq < last && self.created(*seq) == Some(boundary))
+                .map(|seq| (boundary, seq))
+                .collect();
+            tied.reverse();
+            newest.extend(tied);
+        }
+        let older = eligible > newest.len();
+        let seqs = newest.into_iter().map(|(_, seq)| i64::from(seq)).collect();
+        (seqs, older)
     }
 }
 
@@ -476,7 +539,7 @@ impl CountIndex {
         conn: &mut DbConnection,
         viewer: &Viewer,
         request: &SearchRequest,
-        newest: usize,
+        newest: Newest,
     ) -> Result<Counted, RegistryError> {
         let watermark = last_change(conn)?;
         let groups: Vec<String> = match viewer {
@@ -627,4 +690,49 @@ fn patched(
         members.insert(seq_of(seq)?);
     }
     Ok(Some(TermSet { watermark, members }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Items 1..=8 created at these instants (micros), all matched.
+    fn catalog() -> (Catalog, RoaringBitmap) {
+        let mut catalog = Catalog::empty(0);
+        let created = [0, 50, 40, 40, 40, 30, 20, 10, 40];
+        catalog.facts = created
+            .iter()
+            .map(|&created_micros| Facts {
+                alive: true,
+                fields: [0; 5],
+                created_micros,
+            })
+            .collect();
+        (catalog, (1..=8).collect())
+    }
+
+    #[test]
+    fn the_newest_are_named_newest_first_with_ties_at_the_boundary_and_the_cursor() {
+        let (catalog, matched) = catalog();
+        // Plain window: exactly n, ties broken by seq.
+        assert_eq!(
+            catalog.newest(&matched, 3, None, false),
+            (vec![1, 8, 4], true)
+        );
+        // A page: every item at the boundary instant joins.
+        assert_eq!(
+            catalog.newest(&matched, 2, None, true),
+            (vec![1, 8, 4, 3, 2], true)
+        );
+        // After a cursor at 40: nothing newer, all of 40 (the cursor's own item among them).
+        assert_eq!(
+            catalog.newest(&matched, 5, Some(40), true),
+            (vec![8, 4, 3, 2, 5], true)
+        );
+        assert_eq!(
+            catalog.newest(&matched, 9, Some(40), true),
+            (vec![8, 4, 3, 2, 5, 6, 7], false)
+        );
+        assert_eq!(catalog.newest(&matched, 0, None, true), (vec![], true));
+    }
 }

@@ -445,12 +445,23 @@ pub fn search(
 ) -> Result<Results, RegistryError> {
     let request = &scoped(principal, request)?;
     let viewer = viewer_of(principal);
-    let ranked = request.text.is_some() && request.sort == Sort::Relevance;
-    let window = if ranked { RANK_WINDOW as usize } else { 0 };
-    let counted = counts.count(conn, &viewer, request, window)?;
+    let newest = if request.text.is_some() && request.sort == Sort::Relevance {
+        counts::Newest::First(RANK_WINDOW as usize)
+    } else {
+        counts::Newest::Page {
+            limit: request.limit.clamp(1, MAX_PAGE) as usize + 1,
+            before: match &request.after {
+                Some(Cursor::Newest { created_at, .. }) => {
+                    Some(created_at.and_utc().timestamp_micros())
+                }
+                _ => None,
+            },
+        }
+    };
+    let counted = counts.count(conn, &viewer, request, newest)?;
     let (total, facets) = (counted.total, counted.facets);
-    let window = ranked.then_some(counted.newest);
-    let (hits, next) = page_knowing(conn, &viewer, request, Some(total), window)?;
+    let named = Some((counted.newest, counted.older));
+    let (hits, next) = page_knowing(conn, &viewer, request, Some(total), named)?;
     Ok(Results {
         hits,
         total,
@@ -526,7 +537,7 @@ fn page_knowing(
     viewer: &Viewer,
     request: &SearchRequest,
     matches: Option<i64>,
-    window: Option<Vec<i64>>,
+    named: Option<(Vec<i64>, bool)>,
 ) -> Result<(Vec<Hit>, Option<Cursor>), RegistryError> {
     let limit = request.limit.clamp(1, MAX_PAGE);
     let ranked = match (&request.text, request.sort) {
@@ -536,8 +547,8 @@ fn page_knowing(
     let rows: Vec<(ItemRow, Option<f64>)> = if let Some(q) = ranked {
         // Bounded ranking: only the newest RANK_WINDOW matches are ranked. The count index
         // knows them; without it (exports), a walk down the date index finds them.
-        let window: Vec<i64> = match window {
-            Some(window) => window,
+        let window: Vec<i64> = match named {
+            Some((window, _)) => window,
             None => matching(conn, viewer, request)
                 .order((newest_first(conn, matches).desc(), items::id.desc()))
                 .limit(RANK_WINDOW)
@@ -596,28 +607,20 @@ fn page_knowing(
             rows.into_iter().map(|(r, s)| (r, Some(s))).collect()
         }
     } else {
-        let mut query = matching(conn, viewer, request);
-        match &request.after {
-            Some(Cursor::Newest { created_at, id }) => {
-                query = query.filter(
-                    items::created_at.lt(*created_at).or(items::created_at
-                        .eq(*created_at)
-                        .and(items::id.lt(id.clone()))),
-                );
+        let rows = match &named {
+            // The count index named every match that can be on this page. Should some of
+            // them have changed since, so that the page is short while older matches
+            // remain, the database finds the page itself.
+            Some((candidates, older)) => {
+                let rows = newest_page(conn, viewer, request, matches, Some(candidates))?;
+                if *older && rows.len() as i64 <= limit {
+                    newest_page(conn, viewer, request, matches, None)?
+                } else {
+                    rows
+                }
             }
-            Some(Cursor::Relevance { .. }) => {
-                return Err(RegistryError::invalid(
-                    "cursor",
-                    "this cursor belongs to a search sorted by relevance",
-                ));
-            }
-            None => {}
-        }
-        let rows: Vec<ItemRow> = query
-            .order((newest_first(conn, matches).desc(), items::id.desc()))
-            .limit(limit + 1)
-            .select(ItemRow::as_select())
-            .load(conn)?;
+            None => newest_page(conn, viewer, request, matches, None)?,
+        };
         rows.into_iter().map(|r| (r, None)).collect()
     };
     let more = rows.len() as i64 > limit;
@@ -649,6 +652,47 @@ fn page_knowing(
         None
     };
     Ok((hits, next))
+}
+
+/// One newest-first page (one row more than the limit, to tell whether more follow),
+/// among `only` when given.
+fn newest_page(
+    conn: &mut DbConnection,
+    viewer: &Viewer,
+    request: &SearchRequest,
+    matches: Option<i64>,
+    only: Option<&[i64]>,
+) -> Result<Vec<ItemRow>, RegistryError> {
+    let limit = request.limit.clamp(1, MAX_PAGE);
+    let mut query = matching(conn, viewer, request);
+    match &request.after {
+        Some(Cursor::Newest { created_at, id }) => {
+            query = query.filter(
+                items::created_at.lt(*created_at).or(items::created_at
+                    .eq(*created_at)
+                    .and(items::id.lt(id.clone()))),
+            );
+        }
+        Some(Cursor::Relevance { .. }) => {
+            return Err(RegistryError::invalid(
+                "cursor",
+                "this cursor belongs to a search sorted by relevance",
+            ));
+        }
+        None => {}
+    }
+    let matches = match only {
+        Some(candidates) => {
+            query = query.filter(items::seq.eq_any(candidates));
+            Some(candidates.len() as i64)
+        }
+        None => matches,
+    };
+    Ok(query
+        .order((newest_first(conn, matches).desc(), items::id.desc()))
+        .limit(limit + 1)
+        .select(ItemRow::as_select())
+        .load(conn)?)
 }
 
 fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
