@@ -544,6 +544,9 @@ fn page_knowing(
         (Some(q), Sort::Relevance) => Some(q),
         _ => None,
     };
+    // The ranked window's items match the text already: they are fetched by id with the
+    // audience and filters checked again, but not the text (see `without_text`).
+    let by_id = without_text(request);
     let rows: Vec<(ItemRow, Option<f64>)> = if let Some(q) = ranked {
         // Bounded ranking: only the newest RANK_WINDOW matches are ranked. The count index
         // knows them; without it (exports), a walk down the date index finds them.
@@ -571,7 +574,7 @@ fn page_knowing(
             // The audience and filters again: an item narrowed or deleted since the first
             // query must not slip through by id.
             first_found(&ranked, wanted, |ids: &[&str]| {
-                matching(conn, viewer, request)
+                matching(conn, viewer, &by_id)
                     .filter(items::id.eq_any(ids))
                     .select(ItemRow::as_select())
                     .load::<ItemRow>(conn)
@@ -582,7 +585,7 @@ fn page_knowing(
         } else {
             // The audience and filters again: an item narrowed or deleted since the first query
             // must not slip through by id.
-            let mut query = matching(conn, viewer, request).filter(items::seq.eq_any(window));
+            let mut query = matching(conn, viewer, &by_id).filter(items::seq.eq_any(window));
             match &request.after {
                 Some(Cursor::Relevance { score: s, id }) => {
                     query = query.filter(
@@ -664,7 +667,15 @@ fn newest_page(
     only: Option<&[i64]>,
 ) -> Result<Vec<ItemRow>, RegistryError> {
     let limit = request.limit.clamp(1, MAX_PAGE);
-    let mut query = matching(conn, viewer, request);
+    // Among named matches the text condition is left out, as in `page_knowing`.
+    let by_id;
+    let mut query = match only {
+        Some(_) => {
+            by_id = without_text(request);
+            matching(conn, viewer, &by_id)
+        }
+        None => matching(conn, viewer, request),
+    };
     match &request.after {
         Some(Cursor::Newest { created_at, id }) => {
             query = query.filter(
@@ -693,6 +704,16 @@ fn newest_page(
         .limit(limit + 1)
         .select(ItemRow::as_select())
         .load(conn)?)
+}
+
+/// `request` without its text: for queries of items already known to match it. On SQLite
+/// the text condition lists every match of the term first (a million ids for a common
+/// word), however few items the query names. The audience and the filters stay.
+fn without_text(request: &SearchRequest) -> SearchRequest {
+    SearchRequest {
+        text: None,
+        ..request.clone()
+    }
 }
 
 fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
