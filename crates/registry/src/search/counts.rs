@@ -161,6 +161,9 @@ type FactRow = (
     bool,
 );
 
+/// At most this many candidates of a date-sorted page are named (SQLite binds each one).
+const MAX_CANDIDATES: usize = 5_000;
+
 /// Up to this many matches, facets are counted item by item (see `Catalog::count`).
 const FEW_MATCHES: u64 = 20_000;
 
@@ -578,6 +581,10 @@ impl Catalog {
             }
         }
         let older = picked.len() > wanted || older_days.any(|(_, set)| !matched.is_disjoint(set));
+        if wanted > MAX_CANDIDATES {
+            // Thousands of matches at one instant (an import): SQL finds the page.
+            return (Vec::new(), true);
+        }
         picked.truncate(wanted);
         let seqs = picked.into_iter().map(|(_, seq)| i64::from(seq)).collect();
         (seqs, older)
@@ -742,6 +749,25 @@ impl CountIndex {
     /// The exact total and facets of `request`'s visible matches for `viewer`, and the
     /// newest `newest` of them.
     pub fn count(
+        &self,
+        conn: &mut DbConnection,
+        viewer: &Viewer,
+        request: &SearchRequest,
+        newest: Newest,
+    ) -> Result<Counted, RegistryError> {
+        // One snapshot for the watermark and every read after it. Otherwise an item
+        // written at or below the watermark and again above it before the catch-up read
+        // would fall out of the rows read, and be counted in its older audience.
+        conn.transaction(|conn| {
+            if let DbConnection::Pg(_) = conn {
+                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                    .execute(conn)?;
+            }
+            self.count_in_snapshot(conn, viewer, request, newest)
+        })
+    }
+
+    fn count_in_snapshot(
         &self,
         conn: &mut DbConnection,
         viewer: &Viewer,
@@ -958,5 +984,22 @@ mod tests {
             let within: Vec<u32> = catalog.created_within(&matched, from, to).iter().collect();
             assert_eq!(within, [5, 6], "from inclusive, to exclusive");
         }
+    }
+
+    #[test]
+    fn a_page_among_too_many_ties_is_left_to_sql() {
+        let mut catalog = Catalog::empty(0);
+        let at = chrono::DateTime::from_timestamp_micros(7)
+            .expect("test instant")
+            .naive_utc();
+        let rows: Vec<FactRow> = (1..=MAX_CANDIDATES as i64 + 1)
+            .map(|seq| {
+                let text = || "x".to_owned();
+                (seq, text(), text(), text(), text(), text(), at, true)
+            })
+            .collect();
+        catalog.set_facts(rows).expect("facts");
+        let matched: RoaringBitmap = (1..=MAX_CANDIDATES as u32 + 1).collect();
+        assert_eq!(catalog.newest(&matched, 2, Some(None)), (vec![], true));
     }
 }

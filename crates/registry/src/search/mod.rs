@@ -614,7 +614,7 @@ fn page_knowing(
             // The count index named every match that can be on this page. Should some of
             // them have changed since, so that the page is short while older matches
             // remain, the database finds the page itself.
-            Some((candidates, older)) => {
+            Some((candidates, older)) if !candidates.is_empty() || !*older => {
                 let rows = newest_page(conn, viewer, request, matches, Some(candidates))?;
                 if *older && rows.len() as i64 <= limit {
                     newest_page(conn, viewer, request, matches, None)?
@@ -622,7 +622,7 @@ fn page_knowing(
                     rows
                 }
             }
-            None => newest_page(conn, viewer, request, matches, None)?,
+            _ => newest_page(conn, viewer, request, matches, None)?,
         };
         rows.into_iter().map(|r| (r, None)).collect()
     };
