@@ -59,16 +59,12 @@ pub struct Counted {
 /// Which of the newest matches a search wants named.
 #[derive(Debug, Clone, Copy)]
 pub enum Newest {
-    None,
     /// The newest this-many.
     First(usize),
     /// Every match that could be on a newest-first page of `limit` rows after a cursor at
     /// `before` (micros): the newest `limit` created at or before it, plus those created at
     /// that same instant (the cursor's own item among them) and all ties at the boundary.
-    Page {
-        limit: usize,
-        before: Option<i64>,
-    },
+    Page { limit: usize, before: Option<i64> },
 }
 
 /// Counts of searches, kept across requests. Cheap to share: clone the `Arc`.
@@ -484,7 +480,6 @@ impl Catalog {
             tag,
         };
         let (newest, older) = match newest {
-            Newest::None => (Vec::new(), false),
             Newest::First(n) => self.newest(&matched, n, None),
             Newest::Page { limit, before } => self.newest(&matched, limit, Some(before)),
         };
@@ -763,35 +758,25 @@ impl CountIndex {
                 diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
                     .execute(conn)?;
             }
-            self.count_in_snapshot(conn, viewer, request, newest)
+            let watermark = last_change(conn)?;
+            let groups: Vec<String> = match viewer {
+                Viewer::User { org_id, .. } => group_members::table
+                    .filter(group_members::organization_id.eq(org_id))
+                    .select(group_members::group_id)
+                    .load(conn)?,
+                Viewer::Anonymous => Vec::new(),
+            };
+            let matches = match &request.text {
+                Some(q) => Some(self.term_set(conn, q, watermark)?),
+                None => None,
+            };
+            let catalog = self.catalog_at(conn, watermark)?;
+            let mut candidates = catalog.visible(viewer, &groups);
+            if let Some(matches) = matches {
+                candidates &= &matches.members;
+            }
+            Ok(catalog.count(candidates, request, newest))
         })
-    }
-
-    fn count_in_snapshot(
-        &self,
-        conn: &mut DbConnection,
-        viewer: &Viewer,
-        request: &SearchRequest,
-        newest: Newest,
-    ) -> Result<Counted, RegistryError> {
-        let watermark = last_change(conn)?;
-        let groups: Vec<String> = match viewer {
-            Viewer::User { org_id, .. } => group_members::table
-                .filter(group_members::organization_id.eq(org_id))
-                .select(group_members::group_id)
-                .load(conn)?,
-            Viewer::Anonymous => Vec::new(),
-        };
-        let matches = match &request.text {
-            Some(q) => Some(self.term_set(conn, q, watermark)?),
-            None => None,
-        };
-        let catalog = self.catalog_at(conn, watermark)?;
-        let mut candidates = catalog.visible(viewer, &groups);
-        if let Some(matches) = matches {
-            candidates &= &matches.members;
-        }
-        Ok(catalog.count(candidates, request, newest))
     }
 
     /// The catalog as of `watermark` at least, loaded the first time. Reading it is shared;
