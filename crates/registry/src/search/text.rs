@@ -143,7 +143,9 @@ pub fn tokens(text: &str) -> Vec<Token> {
                 start: i,
                 end,
             });
-            t.word.extend(c.to_lowercase());
+            // Only letters and digits: `İ` lower-cases to `i` and a combining dot.
+            t.word
+                .extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
             t.end = end;
         } else {
             out.extend(current.take());
@@ -200,6 +202,12 @@ mod tests {
         let plain = analyze("الإرهاب", Language::Ar);
         let voweled = analyze("الإِرْهَاب", Language::Ar);
         assert_eq!(plain, voweled);
+    }
+
+    #[test]
+    fn lower_casing_adds_no_marks() {
+        let words: Vec<String> = tokens("İstanbul").into_iter().map(|t| t.word).collect();
+        assert_eq!(words, ["istanbul"]);
     }
 
     #[test]
