@@ -8,6 +8,11 @@
 # Needs wrk (apt-get install -y wrk), pgbench and psql, and PostgreSQL at
 # $BENCH_PG (default postgres://postgres@127.0.0.1:5432) for the PostgreSQL half.
 # Writes bench/results/run-<date>-<items>.{md,json}.
+#
+# A million items take 10 to 30 minutes to generate. To time another build on data made
+# before (by `compact-bench generate`, which writes the manifest), name it per backend:
+#   BENCH_REUSE_postgres="URL MANIFEST" BENCH_REUSE_sqlite="URL MANIFEST" bench/run.sh --items N
+# The data then holds the updates that earlier runs posted.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
@@ -107,16 +112,23 @@ rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 for BACKEND in $BACKENDS; do
   echo "== $BACKEND, $ITEMS items"
   DATA=$WORK/data-$BACKEND; mkdir -p "$DATA"
-  if [ "$BACKEND" = postgres ]; then
-    PG_DB=compact_bench_$MODE
-    psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
-    URL=$PG_SERVER/$PG_DB
+  REUSE=BENCH_REUSE_$BACKEND
+  if [ -n "${!REUSE:-}" ]; then
+    read -r URL MANIFEST <<<"${!REUSE}"
+    cp "$MANIFEST" "$WORK/manifest.json"
+    echo "  reusing $URL, generated before"
   else
-    URL=sqlite://$DATA/compact.db
+    if [ "$BACKEND" = postgres ]; then
+      PG_DB=compact_bench_$MODE
+      psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB" >/dev/null
+      URL=$PG_SERVER/$PG_DB
+    else
+      URL=sqlite://$DATA/compact.db
+    fi
+    started=$(date +%s)
+    "$BIN/compact-bench" generate --database-url "$URL" --items "$ITEMS" --manifest "$WORK/manifest.json"
+    echo "  generated in $(( $(date +%s) - started )) s"
   fi
-  started=$(date +%s)
-  "$BIN/compact-bench" generate --database-url "$URL" --items "$ITEMS" --manifest "$WORK/manifest.json"
-  echo "  generated in $(( $(date +%s) - started )) s"
   "$BIN/compact-bench" capture --database-url "$URL" --manifest "$WORK/manifest.json" --out "$WORK/sql"
   M() { "$BIN/compact-bench" manifest --manifest "$WORK/manifest.json" "$1"; }
   READER=$(M reader-email) PASSWORD=$(M password)
