@@ -194,7 +194,7 @@ for BACKEND in $BACKENDS; do
 
   echo "{\"backend\":\"$BACKEND\",\"idle_rss_kb\":$IDLE_KB,\"peak_rss_kb\":$(rss_kb "$SERVER" VmHWM)}" >>"$MEMORY"
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
-  if [ "$BACKEND" = postgres ] && [ -z "${BENCH_KEEP:-}" ]; then
+  if [ -n "$PG_DB" ] && [ -z "${BENCH_KEEP:-}" ]; then
     psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $PG_DB" >/dev/null; PG_DB=""
   fi
 done
