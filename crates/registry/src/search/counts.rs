@@ -283,6 +283,11 @@ impl Catalog {
     fn set_facts(&mut self, rows: Vec<FactRow>) -> Result<(), RegistryError> {
         for (seq, kind, doc_type, org, tlp, language, created_at, alive) in rows {
             let at = seq_of(seq)? as usize;
+            // Every code first: should one fail, nothing of the item has changed yet.
+            let mut fields: Codes = [0; 5];
+            for (field, value) in [kind, doc_type, org, tlp, language].into_iter().enumerate() {
+                fields[field] = self.values[field].code(value)?;
+            }
             if self.facts.len() <= at {
                 self.facts.resize(at + 1, Facts::default());
                 self.codes.resize(at + 1, Codes::default());
@@ -298,15 +303,12 @@ impl Catalog {
                 }
                 self.alive.remove(seq);
             }
-            let mut fields = [0; 5];
-            for (field, value) in [kind, doc_type, org, tlp, language].into_iter().enumerate() {
-                let code = self.values[field].code(value)?;
+            for (field, code) in fields.iter().enumerate() {
                 let sets = &mut self.by_value[field];
-                if sets.len() <= code as usize {
-                    sets.resize(code as usize + 1, RoaringBitmap::new());
+                if sets.len() <= *code as usize {
+                    sets.resize(*code as usize + 1, RoaringBitmap::new());
                 }
-                sets[code as usize].insert(seq);
-                fields[field] = code;
+                sets[*code as usize].insert(seq);
             }
             let created_micros = created_at.and_utc().timestamp_micros();
             self.days

@@ -834,6 +834,28 @@ mod tests {
     }
 
     #[test]
+    fn best_first_orders_by_score_then_id_and_resumes_inside_a_tie() {
+        let scored: Vec<(String, f64)> = [("c", 1.0), ("a", 2.0), ("d", 1.0), ("b", 1.0)]
+            .into_iter()
+            .map(|(id, s)| (id.to_string(), s))
+            .collect();
+        let ids = |ranked: Vec<(String, f64)>| -> Vec<String> {
+            ranked.into_iter().map(|(id, _)| id).collect()
+        };
+        assert_eq!(ids(best_first(scored.clone(), None)), ["a", "b", "c", "d"]);
+        // A cursor at ("b", 1.0): the rest of the tie, nothing scored higher.
+        assert_eq!(
+            ids(best_first(scored.clone(), Some((1.0, "b")))),
+            ["c", "d"]
+        );
+        assert_eq!(
+            ids(best_first(scored.clone(), Some((2.0, "a")))),
+            ["b", "c", "d"]
+        );
+        assert!(best_first(scored, Some((1.0, "d"))).is_empty());
+    }
+
+    #[test]
     fn ranked_ids_that_fell_out_are_replaced_by_the_next_ones() {
         let ranked: Vec<(String, f64)> = (0..10)
             .map(|i| (format!("i{i}"), 10.0 - i as f64))
