@@ -1,7 +1,7 @@
 //! Highlighted snippets, made for the few items of a result page only: the part of a text
 //! around its first matching word, HTML-escaped, with matches wrapped in `<mark>`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::search::text::{Language, stem, tokens};
 
@@ -12,14 +12,32 @@ const SNIPPET_CHARS: usize = 240;
 /// The snippet of `text`, or None when no word of it matches `terms` (the words and stems
 /// of [`super::query::TextQuery::highlight_terms`]).
 pub fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<String> {
-    let hits: Vec<(usize, usize)> = tokens(text)
-        .into_iter()
-        .filter(|t| terms.contains(&t.word) || terms.contains(&stem(&t.word, language)))
-        .map(|t| (t.start, t.end))
-        .collect();
-    let first = hits.first()?.0;
-    let start = char_boundary_back(text, first, CONTEXT_BEFORE);
-    let end = char_boundary_forward(text, start, SNIPPET_CHARS);
+    // Stemming is the dear part: each distinct word is stemmed once, and no word after the
+    // snippet's end is looked at (a long document's body once cost a stem per word).
+    let mut matches: HashMap<String, bool> = HashMap::new();
+    let mut hits: Vec<(usize, usize)> = Vec::new();
+    let mut window: Option<(usize, usize)> = None;
+    for t in tokens(text) {
+        if window.is_some_and(|(_, end)| t.end > end) {
+            break;
+        }
+        let matched = match matches.get(&t.word) {
+            Some(matched) => *matched,
+            None => {
+                let matched = terms.contains(&t.word) || terms.contains(&stem(&t.word, language));
+                matches.insert(t.word, matched);
+                matched
+            }
+        };
+        if matched {
+            if window.is_none() {
+                let start = char_boundary_back(text, t.start, CONTEXT_BEFORE);
+                window = Some((start, char_boundary_forward(text, start, SNIPPET_CHARS)));
+            }
+            hits.push((t.start, t.end));
+        }
+    }
+    let (start, end) = window?;
     let mut out = String::new();
     if start > 0 {
         out.push('…');
@@ -110,6 +128,21 @@ mod tests {
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("<mark>needle</mark>"));
         assert!(s.chars().count() < SNIPPET_CHARS + 40);
+    }
+
+    #[test]
+    fn every_match_inside_the_cut_is_marked_and_none_after_it() {
+        let text = format!("needle hay needle {} needle", "hay ".repeat(100));
+        let terms = TextQuery::parse("needle")
+            .expect("test value")
+            .highlight_terms(Language::En);
+        let s = snippet(&text, Language::En, &terms).expect("test value");
+        assert!(
+            s.starts_with("<mark>needle</mark> hay <mark>needle</mark> hay"),
+            "{s}"
+        );
+        assert_eq!(s.matches("<mark>").count(), 2, "{s}");
+        assert!(s.ends_with('…'));
     }
 
     #[test]
