@@ -11,7 +11,7 @@ use actix_web::dev::ServerHandle;
 use compact_api::config::Settings;
 use compact_api::server::Platform;
 use compact_db::testing::TestDatabase;
-use compact_db::{Database, DatabaseUrl, PoolOptions};
+use compact_db::{Database, DatabaseUrl};
 use compact_mail::SmtpSecurity;
 
 /// The password of users made by `create_user`.
@@ -24,6 +24,7 @@ pub struct TestApp {
     pub settings: Arc<Settings>,
     pub auth: Arc<compact_auth::Authenticator>,
     handle: ServerHandle,
+    platform: Option<std::thread::JoinHandle<()>>,
     _test_db: Option<TestDatabase>,
     _data_dir: tempfile::TempDir,
 }
@@ -134,14 +135,11 @@ impl TestAppBuilder {
                 (Some(test_db), db)
             }
         };
-        let _ = PoolOptions::default();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = format!("http://{}", listener.local_addr().expect("address"));
         let settings = Arc::new(settings);
-        let platform = Platform::launch(settings.clone(), db.clone(), listener).expect("launch");
-        let handle = platform.handle();
-        let auth = platform.auth();
-        tokio::spawn(platform.run());
+        let platform = run_platform(settings.clone(), db.clone(), listener);
+        let (handle, auth) = platform.launched.recv().expect("platform launched");
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -153,6 +151,7 @@ impl TestAppBuilder {
             settings,
             auth,
             handle,
+            platform: Some(platform.thread),
             _test_db: test_db,
             _data_dir: data_dir,
         }
@@ -428,10 +427,37 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop accepting and drop connections so the database can be removed.
-        let handle = self.handle.clone();
-        drop(handle.stop(false));
+        // Stop the server, the mail worker and the scheduler and wait for them, so nothing
+        // reconnects to the test database while it is dropped, or while the process exits.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.platform.take() {
+            let _ = thread.join();
+        }
     }
+}
+
+struct RunningPlatform {
+    thread: std::thread::JoinHandle<()>,
+    launched: std::sync::mpsc::Receiver<(ServerHandle, Arc<compact_auth::Authenticator>)>,
+}
+
+/// Runs the platform on a thread and runtime of its own: the test's runtime is gone by the
+/// time `TestApp` is dropped, so background work spawned on it could not be waited for.
+fn run_platform(settings: Arc<Settings>, db: Database, listener: TcpListener) -> RunningPlatform {
+    let (launched_tx, launched) = std::sync::mpsc::channel();
+    let thread = std::thread::Builder::new()
+        .name("test-platform".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let platform = Platform::launch(settings, db, listener).expect("launch");
+                let _ = launched_tx.send((platform.handle(), platform.auth()));
+                if let Err(error) = platform.run().await {
+                    eprintln!("platform stopped with an error: {error:#}");
+                }
+            })
+        })
+        .expect("platform thread");
+    RunningPlatform { thread, launched }
 }
 
 /// Reads a problem+json answer, checking its content type and status field.
