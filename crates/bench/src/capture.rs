@@ -229,7 +229,7 @@ pub fn run(url: &str, manifest: &Manifest, out_dir: &Path) -> anyhow::Result<()>
                 "({{AUDIT_SEQ}}, {{AUDIT_ID}}",
             );
         if let Some(n) = search_seq
-            && s.contains("item_search ")
+            && (s.contains("item_search ") || s.contains("item_search_recent "))
         {
             s = s
                 .replace(&format!("rowid = {n}"), "rowid = {{SEARCH_SEQ}}")

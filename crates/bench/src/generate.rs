@@ -100,6 +100,7 @@ pub fn run(
     };
 
     let generator = ItemGenerator::new(&world, count, now);
+    let recent_from = load::recent_from(&mut conn, count)?;
     let bar = ProgressBar::new(count as u64).with_style(
         ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} items, {per_sec}, {eta} left")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -132,7 +133,7 @@ pub fn run(
                 }
             }
         }
-        load::items(&mut conn, &chunk, n as i64 + 1)?;
+        load::items(&mut conn, &chunk, n as i64 + 1, recent_from)?;
         n += size;
         bar.set_position(n as u64);
     }

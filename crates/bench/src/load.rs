@@ -1,6 +1,7 @@
 //! Writes a generated Compact into a migrated database, in the rows the registry itself
 //! writes: items, their tags, their `item_access` grants and, on SQLite, the FTS5 index
-//! (`item_search_map` + `item_search`, analysed as `search::index` does). On PostgreSQL the
+//! (`item_search_map` + `item_search`, and `item_search_recent` for the newest, analysed as
+//! `search::index` does). On PostgreSQL the
 //! migration's trigger builds each row's tsvector. Multi-row inserts in large transactions.
 
 use chrono::NaiveDateTime;
@@ -10,7 +11,8 @@ use diesel::sql_types::{BigInt, Text};
 
 use compact_db::DbConnection;
 use compact_db::schema::{
-    group_members, groups, item_access, item_search_map, item_tags, items, organizations, users,
+    group_members, groups, item_access, item_search_map, item_search_recent_range, item_tags,
+    items, organizations, users,
 };
 use compact_registry::audience::Grant;
 use compact_registry::items::ItemRow;
@@ -38,6 +40,23 @@ pub fn prepare(conn: &mut DbConnection) -> anyhow::Result<()> {
         )?,
     }
     Ok(())
+}
+
+/// SQLite: the first index row number `item_search_recent` holds once `count` items are
+/// loaded (the newest of them, as many as its range's size), written to the range. The
+/// loader then writes those rows there too.
+pub fn recent_from(conn: &mut DbConnection, count: usize) -> anyhow::Result<i64> {
+    let DbConnection::Sqlite(c) = conn else {
+        return Ok(i64::MAX);
+    };
+    let size: i64 = item_search_recent_range::table
+        .select(item_search_recent_range::size)
+        .first(c)?;
+    let low = (count as i64 - size + 1).max(1);
+    diesel::update(item_search_recent_range::table)
+        .set(item_search_recent_range::low.eq(low))
+        .execute(c)?;
+    Ok(low)
 }
 
 pub fn world(
@@ -135,11 +154,13 @@ pub fn world(
 /// Rows per multi-row INSERT: under SQLite's 32,766 bound parameters with 17 columns.
 pub const CHUNK: usize = 1_000;
 
-/// Writes one chunk of items in one transaction. `first_seq` numbers the SQLite index rows.
+/// Writes one chunk of items in one transaction. `first_seq` numbers the SQLite index rows;
+/// those from `recent_from` up go into `item_search_recent` too.
 pub fn items(
     conn: &mut DbConnection,
     chunk: &[GeneratedItem],
     first_seq: i64,
+    recent_from: i64,
 ) -> anyhow::Result<()> {
     let rows: Vec<&ItemRow> = chunk.iter().map(|i| &i.row).collect();
     let tags: Vec<_> = chunk
@@ -196,35 +217,46 @@ pub fn items(
                     .values(part)
                     .execute(c)?;
             }
-            sqlite_index(c, chunk, first_seq)
+            sqlite_index(c, chunk, first_seq, "item_search")?;
+            let skip = usize::try_from(recent_from - first_seq).unwrap_or(0);
+            match chunk.get(skip..) {
+                Some(recent) if !recent.is_empty() => {
+                    sqlite_index(c, recent, first_seq + skip as i64, "item_search_recent")
+                }
+                _ => Ok(()),
+            }
         })?,
     }
     Ok(())
 }
 
-/// The FTS5 rows `search::index::index_item` writes: title, summary and tags, body, each
-/// analysed in the item's language, under the item's `item_search_map` number.
+/// The FTS5 rows `search::index::index_item` writes into `table`: title, summary and tags,
+/// body, each analysed in the item's language, under the item's `item_search_map` number
+/// (written with the rows of `item_search`).
 fn sqlite_index(
     c: &mut diesel::SqliteConnection,
     chunk: &[GeneratedItem],
     first_seq: i64,
+    table: &str,
 ) -> QueryResult<()> {
-    let map: Vec<_> = chunk
-        .iter()
-        .enumerate()
-        .map(|(n, i)| {
-            (
-                item_search_map::seq.eq(first_seq + n as i64),
-                item_search_map::item_id.eq(&i.row.id),
-            )
-        })
-        .collect();
-    diesel::insert_into(item_search_map::table)
-        .values(&map)
-        .execute(c)?;
+    if table == "item_search" {
+        let map: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(n, i)| {
+                (
+                    item_search_map::seq.eq(first_seq + n as i64),
+                    item_search_map::item_id.eq(&i.row.id),
+                )
+            })
+            .collect();
+        diesel::insert_into(item_search_map::table)
+            .values(&map)
+            .execute(c)?;
+    }
     let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
     let mut query = diesel::sql_query(format!(
-        "INSERT INTO item_search (rowid, title, summary, body) VALUES {placeholders}"
+        "INSERT INTO {table} (rowid, title, summary, body) VALUES {placeholders}"
     ))
     .into_boxed();
     for (n, item) in chunk.iter().enumerate() {

@@ -333,6 +333,25 @@ diesel::table! {
     }
 }
 
+// SQLite only: the newest rows of `item_search` again, for ranking (migration
+// `2026-11-29-000011_recent_search`).
+diesel::table! {
+    item_search_recent (rowid) {
+        rowid -> BigInt,
+        title -> Text,
+        summary -> Text,
+        body -> Text,
+    }
+}
+
+diesel::table! {
+    item_search_recent_range (id) {
+        id -> BigInt,
+        low -> BigInt,
+        size -> BigInt,
+    }
+}
+
 diesel::joinable!(item_tags -> items (item_id));
 diesel::joinable!(item_search_map -> items (item_id));
 diesel::allow_tables_to_appear_in_same_query!(
@@ -341,6 +360,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     item_versions,
     item_search_map,
     item_search,
+    item_search_recent,
     attachments,
     subscriptions,
     idempotency_keys,

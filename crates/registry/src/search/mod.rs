@@ -274,7 +274,9 @@ fn best_first(scored: Vec<(String, f64)>, after: Option<(f64, &str)>) -> Vec<(St
 
 /// SQLite: the relevance of the window's items (by `seq`), from one FTS5 pass. A per-row
 /// `bm25` subquery instead would re-read the term's whole doclist for every row: 0.4 s for
-/// a term in 97 % of 10,000 items, where one pass takes a few milliseconds.
+/// a term in 97 % of 10,000 items, where one pass takes a few milliseconds. Ranked in
+/// `item_search_recent` when it holds the whole window, so a word's weight comes from the
+/// newest items (at most 50,000 doclist entries read) rather than from all of them.
 fn rank_in_fts5(
     conn: &mut diesel::SqliteConnection,
     q: &TextQuery,
@@ -297,6 +299,7 @@ fn rank_in_fts5(
     if window.is_empty() {
         return Ok(Vec::new());
     }
+    let recent = index::RecentRange::read(conn)?;
     let mut scored = Vec::with_capacity(window.len());
     // Bound parameters per statement stay far below SQLite's limit (32,766).
     for ids in window.chunks(5_000) {
@@ -318,13 +321,20 @@ fn rank_in_fts5(
         else {
             continue;
         };
+        // bm25 weighs each word by the rows that hold it, read from its whole doclist in the
+        // table asked: the recent table's when it holds the window.
+        let index = if low >= recent.low {
+            "item_search_recent"
+        } else {
+            "item_search"
+        };
         // The CROSS JOIN keeps the doclist outermost: SQLite would otherwise look each
         // window item up in FTS5 by rowid, which costs a whole query setup per row.
         let mut query = diesel::sql_query(format!(
-            "SELECT m.item_id AS item_id, -bm25(item_search, 10.0, 4.0, 1.0) AS score \
-             FROM item_search CROSS JOIN item_search_map m \
-             WHERE item_search MATCH ? AND item_search.rowid >= ? AND item_search.rowid <= ? \
-             AND m.seq = item_search.rowid \
+            "SELECT m.item_id AS item_id, -bm25({index}, 10.0, 4.0, 1.0) AS score \
+             FROM {index} CROSS JOIN item_search_map m \
+             WHERE {index} MATCH ? AND {index}.rowid >= ? AND {index}.rowid <= ? \
+             AND m.seq = {index}.rowid \
              AND m.item_id IN (SELECT id FROM items WHERE seq IN ({placeholders}))"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>()

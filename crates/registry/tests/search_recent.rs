@@ -1,0 +1,267 @@
+//! SQLite keeps the newest index rows twice: `item_search_recent` must hold exactly the rows
+//! of `item_search` from its range's `low` up, through creation, edits and deletion, and a
+//! ranked search must weigh words there only when that table holds its whole window.
+//! (PostgreSQL ranks from each row's tsvector: nothing to check there.)
+
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Double, Text};
+
+use compact_auth::accounts::MailContext;
+use compact_auth::{Principal, Role};
+use compact_db::schema::{item_search_map, item_search_recent_range, users};
+use compact_db::testing::TestDatabase;
+use compact_db::{Backend, DbConnection};
+use compact_registry::audience::{Recipients, Tlp};
+use compact_registry::items as shared;
+use compact_registry::items::edit::{self, ItemPatch};
+use compact_registry::items::{ItemInput, ItemKind};
+use compact_registry::search::counts::CountIndex;
+use compact_registry::search::query::TextQuery;
+use compact_registry::search::text::Language;
+use compact_registry::search::{self, SearchRequest};
+
+/// Room for this many rows only, so a handful of items walks the range along.
+const SIZE: i64 = 4;
+
+#[derive(QueryableByName)]
+struct Row {
+    #[diesel(sql_type = BigInt)]
+    rowid: i64,
+}
+
+#[derive(QueryableByName)]
+struct Scored {
+    #[diesel(sql_type = Double)]
+    score: f64,
+}
+
+fn rowids(conn: &mut DbConnection, sql: &str, word: Option<&str>) -> Vec<i64> {
+    let DbConnection::Sqlite(c) = conn else {
+        unreachable!("SQLite only")
+    };
+    let rows: Vec<Row> = match word {
+        Some(w) => diesel::sql_query(sql).bind::<Text, _>(w).load(c),
+        None => diesel::sql_query(sql).load(c),
+    }
+    .expect("rowids");
+    rows.into_iter().map(|r| r.rowid).collect()
+}
+
+fn range(conn: &mut DbConnection) -> (i64, i64) {
+    item_search_recent_range::table
+        .select((
+            item_search_recent_range::low,
+            item_search_recent_range::size,
+        ))
+        .first(conn)
+        .expect("the range row")
+}
+
+/// The recent table holds the main table's rows from `low` up, no more and no fewer, with
+/// the same words, and `low` keeps `size` rows at most.
+fn assert_in_step(conn: &mut DbConnection, words: &[&str], when: &str) {
+    let (low, size) = range(conn);
+    let highest: i64 = item_search_map::table
+        .select(diesel::dsl::max(item_search_map::seq))
+        .first::<Option<i64>>(conn)
+        .expect("max")
+        .unwrap_or(0);
+    assert_eq!(low, (highest - size + 1).max(1), "{when}: low");
+    let held = rowids(
+        conn,
+        "SELECT rowid FROM item_search_recent ORDER BY rowid",
+        None,
+    );
+    let expected = rowids(
+        conn,
+        &format!("SELECT rowid FROM item_search WHERE rowid >= {low} ORDER BY rowid"),
+        None,
+    );
+    assert_eq!(held, expected, "{when}: rows held");
+    assert!(!held.is_empty(), "{when}: nothing held");
+    for word in words {
+        let found = rowids(
+            conn,
+            "SELECT rowid FROM item_search_recent WHERE item_search_recent MATCH ? ORDER BY rowid",
+            Some(word),
+        );
+        let expected = rowids(
+            conn,
+            &format!(
+                "SELECT rowid FROM item_search WHERE item_search MATCH ? AND rowid >= {low} \
+                 ORDER BY rowid"
+            ),
+            Some(word),
+        );
+        assert_eq!(found, expected, "{when}: rows matching {word}");
+    }
+}
+
+/// The scores a ranked search gives its hits, and those `table`'s bm25 gives them.
+fn scores(
+    conn: &mut DbConnection,
+    viewer: &Principal,
+    text: &str,
+    table: &str,
+) -> (Vec<f64>, Vec<f64>) {
+    let query = TextQuery::parse(text).expect("parses");
+    let request = SearchRequest {
+        text: Some(query.clone()),
+        limit: 50,
+        ..SearchRequest::default()
+    };
+    let found = search::search(conn, &CountIndex::default(), viewer, &request).expect("search");
+    assert!(!found.hits.is_empty(), "{text} finds something");
+    let mut given = Vec::new();
+    let mut expected = Vec::new();
+    for hit in &found.hits {
+        given.push(hit.score.expect("ranked"));
+        let seq: i64 = item_search_map::table
+            .filter(item_search_map::item_id.eq(&hit.item.row.id))
+            .select(item_search_map::seq)
+            .first(conn)
+            .expect("indexed");
+        let DbConnection::Sqlite(c) = conn else {
+            unreachable!("SQLite only")
+        };
+        let scored: Scored = diesel::sql_query(format!(
+            "SELECT -bm25({table}, 10.0, 4.0, 1.0) AS score FROM {table} \
+             WHERE {table} MATCH ? AND rowid = ?"
+        ))
+        .bind::<Text, _>(query.to_fts5())
+        .bind::<BigInt, _>(seq)
+        .get_result(c)
+        .expect("scored");
+        expected.push(scored.score);
+    }
+    (given, expected)
+}
+
+fn input(title: &str) -> ItemInput {
+    ItemInput {
+        title: title.into(),
+        summary: "Sightings across the region".into(),
+        body: "The zebrafinch was seen again, and the kestrel too.".into(),
+        language: Language::En,
+        doc_type: None,
+        tags: vec![],
+        tlp: Tlp::Clear,
+        recipients: Recipients::default(),
+    }
+}
+
+#[test]
+fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
+    let test_db = TestDatabase::empty();
+    if test_db.backend() != Backend::Sqlite {
+        return;
+    }
+    let db = compact_db::Database::connect_and_migrate(test_db.url(), &Default::default())
+        .expect("migrated");
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    diesel::update(item_search_recent_range::table)
+        .set(item_search_recent_range::size.eq(SIZE))
+        .execute(conn)
+        .expect("a small range");
+    let mail = MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    let words = ["zebrafinch", "kestrel", "report", "sanction"];
+    assert_in_step(conn, &words, "demo data");
+
+    let (user, org): (String, String) = users::table
+        .filter(users::status.eq("active"))
+        .filter(users::role.eq("coordinator"))
+        .select((users::id, users::organization_id))
+        .order(users::id)
+        .first(conn)
+        .expect("a coordinator");
+    let author = Principal {
+        user_id: user,
+        org_id: org,
+        role: Role::Coordinator,
+        api_key: None,
+        mfa_satisfied: true,
+    };
+    let actor = author.audit_actor(None, None);
+    let mut created = Vec::new();
+    for n in 0..6 {
+        let item = shared::create(
+            conn,
+            &author,
+            ItemKind::Update,
+            // The last three also say "ptarmigan".
+            &input(if n < 3 {
+                "Zebrafinch report"
+            } else {
+                "Zebrafinch and ptarmigan report"
+            }),
+            None,
+            &mail,
+            &actor,
+        )
+        .expect("created");
+        created.push(item.item);
+        assert_in_step(conn, &words, &format!("after creating item {n}"));
+    }
+
+    // An edit inside the range changes both tables; one below it only the main table.
+    let newest = created.last().expect("created");
+    edit::update(
+        conn,
+        &author,
+        ItemKind::Update,
+        &newest.row.id,
+        &newest.etag(),
+        ItemPatch {
+            body: Some("Only a kestrel now.".into()),
+            ..ItemPatch::default()
+        },
+        &mail,
+        &actor,
+    )
+    .expect("edited");
+    assert_in_step(conn, &words, "after editing the newest item");
+    let first = &created[0];
+    edit::update(
+        conn,
+        &author,
+        ItemKind::Update,
+        &first.row.id,
+        &first.etag(),
+        ItemPatch {
+            summary: Some("A kestrel, once.".into()),
+            ..ItemPatch::default()
+        },
+        &mail,
+        &actor,
+    )
+    .expect("edited");
+    assert_in_step(conn, &words, "after editing an item below the range");
+
+    // A deletion inside the range leaves a gap in both.
+    edit::delete(
+        conn,
+        &author,
+        ItemKind::Update,
+        &created[4].row.id,
+        None,
+        &actor,
+    )
+    .expect("deleted");
+    assert_in_step(conn, &words, "after deleting");
+
+    // "ptarmigan" matches only rows the recent table holds, so its bm25 scores them;
+    // "zebrafinch" matches older rows too, so the main table's does.
+    let (given, recent) = scores(conn, &author, "ptarmigan", "item_search_recent");
+    assert_eq!(given.len(), 2, "the last three but the deleted one");
+    assert_eq!(given, recent, "scored in the recent table");
+    let (given, main) = scores(conn, &author, "zebrafinch", "item_search");
+    assert_eq!(given.len(), 5, "all six but the deleted one");
+    assert_eq!(given, main, "scored in the main table");
+}

@@ -1,0 +1,2 @@
+DROP TABLE item_search_recent_range;
+DROP TABLE item_search_recent;
