@@ -16,6 +16,8 @@ pub mod query;
 pub mod snippet;
 pub mod text;
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::dsl::{count_star, sql};
 use diesel::expression::BoxableExpression;
@@ -272,7 +274,8 @@ fn best_first(scored: Vec<(String, f64)>, after: Option<(f64, &str)>) -> Vec<(St
     ranked
 }
 
-/// SQLite: the relevance of the window's items (by `seq`), from one FTS5 pass. A per-row
+/// SQLite: the relevance of the window's items (by `seq`), from one FTS5 pass over the
+/// stretch of the doclist between the window's lowest and highest index rows. A per-row
 /// `bm25` subquery instead would re-read the term's whole doclist for every row: 0.4 s for
 /// a term in 97 % of 10,000 items, where one pass takes a few milliseconds. Ranked in
 /// `item_search_recent` when it holds the whole window, so a word's weight comes from the
@@ -283,75 +286,75 @@ fn rank_in_fts5(
     window: &[i64],
 ) -> Result<Vec<(String, f64)>, RegistryError> {
     #[derive(QueryableByName)]
-    struct Bounds {
-        #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-        low: Option<i64>,
-        #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
-        high: Option<i64>,
+    struct Indexed {
+        #[diesel(sql_type = BigInt)]
+        rowid: i64,
+        #[diesel(sql_type = Text)]
+        item_id: String,
     }
     #[derive(QueryableByName)]
     struct Scored {
-        #[diesel(sql_type = Text)]
-        item_id: String,
+        #[diesel(sql_type = BigInt)]
+        rowid: i64,
         #[diesel(sql_type = Double)]
         score: f64,
     }
-    if window.is_empty() {
-        return Ok(Vec::new());
-    }
-    let recent = index::RecentRange::read(conn)?;
-    let mut scored = Vec::with_capacity(window.len());
+    // The window's index rows and item ids, in one pass over items and the map: the pass
+    // below then joins nothing, where looking each doclist entry up in the map and the
+    // window cost a random page read or two per entry.
+    let mut ids: HashMap<i64, String> = HashMap::with_capacity(window.len());
     // Bound parameters per statement stay far below SQLite's limit (32,766).
-    for ids in window.chunks(5_000) {
-        let placeholders = vec!["?"; ids.len()].join(", ");
-        // The window's rows of the index lie between these rowids: the newest items were
-        // indexed last, so for a common word this is a short stretch of its doclist.
-        let mut bounds = diesel::sql_query(format!(
-            "SELECT min(m.seq) AS low, max(m.seq) AS high FROM items i \
+    for seqs in window.chunks(5_000) {
+        let placeholders = vec!["?"; seqs.len()].join(", ");
+        let mut query = diesel::sql_query(format!(
+            "SELECT m.seq AS rowid, i.id AS item_id FROM items i \
              JOIN item_search_map m ON m.item_id = i.id WHERE i.seq IN ({placeholders})"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>();
-        for seq in ids {
-            bounds = bounds.bind::<BigInt, _>(*seq);
+        for seq in seqs {
+            query = query.bind::<BigInt, _>(*seq);
         }
-        let Bounds {
-            low: Some(low),
-            high: Some(high),
-        } = bounds.get_result::<Bounds>(conn)?
-        else {
-            continue;
-        };
-        // bm25 weighs each word by the rows that hold it, read from its whole doclist in the
-        // table asked: the recent table's when it holds the window.
-        let index = if low >= recent.low {
-            "item_search_recent"
-        } else {
-            "item_search"
-        };
-        // The CROSS JOIN keeps the doclist outermost: SQLite would otherwise look each
-        // window item up in FTS5 by rowid, which costs a whole query setup per row.
+        ids.extend(
+            query
+                .load::<Indexed>(conn)?
+                .into_iter()
+                .map(|r| (r.rowid, r.item_id)),
+        );
+    }
+    let (Some(&low), Some(&high)) = (ids.keys().min(), ids.keys().max()) else {
+        return Ok(Vec::new());
+    };
+    // bm25 weighs each word by the rows that hold it, read from its whole doclist in the
+    // table asked: the recent table's when it holds the window.
+    let index = if low >= index::RecentRange::read(conn)?.low {
+        "item_search_recent"
+    } else {
+        "item_search"
+    };
+    // The newest items were indexed last, so for a common word this is a short stretch.
+    // Only the window's rows are scored: `+rowid` keeps the list a filter on that stretch,
+    // as a constraint SQLite would set up one FTS5 query per listed row.
+    let rowids: Vec<i64> = ids.keys().copied().collect();
+    let mut scored = Vec::with_capacity(rowids.len());
+    for part in rowids.chunks(5_000) {
+        let placeholders = vec!["?"; part.len()].join(", ");
         let mut query = diesel::sql_query(format!(
-            "SELECT m.item_id AS item_id, -bm25({index}, 10.0, 4.0, 1.0) AS score \
-             FROM {index} CROSS JOIN item_search_map m \
-             WHERE {index} MATCH ? AND {index}.rowid >= ? AND {index}.rowid <= ? \
-             AND m.seq = {index}.rowid \
-             AND m.item_id IN (SELECT id FROM items WHERE seq IN ({placeholders}))"
+            "SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) AS score FROM {index} \
+             WHERE {index} MATCH ? AND rowid >= ? AND rowid <= ? AND +rowid IN ({placeholders})"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>()
         .bind::<Text, _>(q.to_fts5())
         .bind::<BigInt, _>(low)
         .bind::<BigInt, _>(high);
-        for seq in ids {
-            query = query.bind::<BigInt, _>(*seq);
+        for rowid in part {
+            query = query.bind::<BigInt, _>(*rowid);
         }
-        scored.extend(
-            query
-                .load::<Scored>(conn)?
-                .into_iter()
-                .map(|s| (s.item_id, s.score)),
-        );
+        scored.extend(query.load::<Scored>(conn)?);
     }
-    Ok(scored)
+    Ok(scored
+        .into_iter()
+        .filter_map(|s| ids.remove(&s.rowid).map(|id| (id, s.score)))
+        .collect())
 }
 
 /// Something found by id.
