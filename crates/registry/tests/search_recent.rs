@@ -160,6 +160,13 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
         .expect("migrated");
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
+    // Deleted rows must not make FTS5 rewrite segments under the write lock.
+    let deletemerge = rowids(
+        conn,
+        "SELECT v AS rowid FROM item_search_recent_config WHERE k = 'deletemerge'",
+        None,
+    );
+    assert_eq!(deletemerge, [0]);
     diesel::update(item_search_recent_range::table)
         .set(item_search_recent_range::size.eq(SIZE))
         .execute(conn)

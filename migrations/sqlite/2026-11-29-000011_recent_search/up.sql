@@ -7,6 +7,10 @@ CREATE VIRTUAL TABLE item_search_recent USING fts5 (
     content = '', contentless_delete = 1,
     tokenize = 'unicode61 remove_diacritics 2'
 );
+-- Every new row deletes the oldest, and by default FTS5 rewrites a segment once a tenth of it
+-- is deleted: a rewrite of tens of thousands of rows under the write lock, which held POSTs
+-- past 2 s. With 0, deleted rows leave when their segment is merged anyway.
+INSERT INTO item_search_recent (item_search_recent, rank) VALUES ('deletemerge', 0);
 -- Which rows it holds: every `item_search` row numbered `low` or above, at most `size` of
 -- them. Rows already indexed cannot be copied (the index keeps no text), so it starts above
 -- them and fills as items are written.
