@@ -1,8 +1,8 @@
 //! Writes a generated Compact into a migrated database, in the rows the registry itself
 //! writes: items, their tags, their `item_access` grants and, on SQLite, the FTS5 index
 //! (`item_search_map` + `item_search`, and `item_search_recent` for the newest, analysed as
-//! `search::index` does). On PostgreSQL the
-//! migration's trigger builds each row's tsvector. Multi-row inserts in large transactions.
+//! `search::index` does). On PostgreSQL the migration's trigger builds each row's tsvector.
+//! Multi-row inserts in large transactions.
 
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
@@ -217,6 +217,7 @@ pub fn items(
                     .values(part)
                     .execute(c)?;
             }
+            sqlite_map(c, chunk, first_seq)?;
             sqlite_index(c, chunk, first_seq, "item_search")?;
             let skip = usize::try_from(recent_from - first_seq).unwrap_or(0);
             match chunk.get(skip..) {
@@ -230,30 +231,36 @@ pub fn items(
     Ok(())
 }
 
+/// Each item's `item_search_map` number, from `first_seq` on.
+fn sqlite_map(
+    c: &mut diesel::SqliteConnection,
+    chunk: &[GeneratedItem],
+    first_seq: i64,
+) -> QueryResult<()> {
+    let map: Vec<_> = chunk
+        .iter()
+        .enumerate()
+        .map(|(n, i)| {
+            (
+                item_search_map::seq.eq(first_seq + n as i64),
+                item_search_map::item_id.eq(&i.row.id),
+            )
+        })
+        .collect();
+    diesel::insert_into(item_search_map::table)
+        .values(&map)
+        .execute(c)?;
+    Ok(())
+}
+
 /// The FTS5 rows `search::index::index_item` writes into `table`: title, summary and tags,
-/// body, each analysed in the item's language, under the item's `item_search_map` number
-/// (written with the rows of `item_search`).
+/// body, each analysed in the item's language, under the item's `item_search_map` number.
 fn sqlite_index(
     c: &mut diesel::SqliteConnection,
     chunk: &[GeneratedItem],
     first_seq: i64,
     table: &str,
 ) -> QueryResult<()> {
-    if table == "item_search" {
-        let map: Vec<_> = chunk
-            .iter()
-            .enumerate()
-            .map(|(n, i)| {
-                (
-                    item_search_map::seq.eq(first_seq + n as i64),
-                    item_search_map::item_id.eq(&i.row.id),
-                )
-            })
-            .collect();
-        diesel::insert_into(item_search_map::table)
-            .values(&map)
-            .execute(c)?;
-    }
     let placeholders = vec!["(?, ?, ?, ?)"; chunk.len()].join(", ");
     let mut query = diesel::sql_query(format!(
         "INSERT INTO {table} (rowid, title, summary, body) VALUES {placeholders}"

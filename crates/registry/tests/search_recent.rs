@@ -16,6 +16,7 @@ use compact_registry::items as shared;
 use compact_registry::items::edit::{self, ItemPatch};
 use compact_registry::items::{ItemInput, ItemKind};
 use compact_registry::search::counts::CountIndex;
+use compact_registry::search::index::RecentRange;
 use compact_registry::search::query::TextQuery;
 use compact_registry::search::text::Language;
 use compact_registry::search::{self, SearchRequest};
@@ -48,13 +49,11 @@ fn rowids(conn: &mut DbConnection, sql: &str, word: Option<&str>) -> Vec<i64> {
 }
 
 fn range(conn: &mut DbConnection) -> (i64, i64) {
-    item_search_recent_range::table
-        .select((
-            item_search_recent_range::low,
-            item_search_recent_range::size,
-        ))
-        .first(conn)
-        .expect("the range row")
+    let DbConnection::Sqlite(c) = conn else {
+        unreachable!("SQLite only")
+    };
+    let range = RecentRange::read(c).expect("the range row");
+    (range.low, range.size)
 }
 
 /// The recent table holds the main table's rows from `low` up, no more and no fewer, with

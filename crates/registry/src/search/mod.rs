@@ -279,7 +279,8 @@ fn best_first(scored: Vec<(String, f64)>, after: Option<(f64, &str)>) -> Vec<(St
 /// `bm25` subquery instead would re-read the term's whole doclist for every row: 0.4 s for
 /// a term in 97 % of 10,000 items, where one pass takes a few milliseconds. Ranked in
 /// `item_search_recent` when it holds the whole window, so a word's weight comes from the
-/// newest items (at most 50,000 doclist entries read) rather than from all of them.
+/// newest items (about 50,000 doclist entries read; deleted rows linger until their
+/// segment merges) rather than from all of them.
 fn rank_in_fts5(
     conn: &mut diesel::SqliteConnection,
     q: &TextQuery,
