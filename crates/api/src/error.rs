@@ -211,6 +211,7 @@ impl From<RegistryError> for ApiError {
             RegistryError::Invalid { field, message } => ApiError::invalid_field(field, message),
             RegistryError::Auth(e) => e.into(),
             RegistryError::Db(e) => e.into(),
+            e @ RegistryError::CountIndexLimit(_) => ApiError::Internal(e.into()),
         }
     }
 }

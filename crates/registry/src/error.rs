@@ -16,6 +16,10 @@ pub enum RegistryError {
     PreconditionFailed(String),
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// The in-memory count index cannot represent the data (more than `u16::MAX` values of
+    /// one facet field, an item `seq` past `u32::MAX`). Searches then count in SQL.
+    #[error("count index cannot hold the data: {0}")]
+    CountIndexLimit(String),
     #[error(transparent)]
     Auth(#[from] AuthError),
     #[error(transparent)]

@@ -280,3 +280,55 @@ fn the_count_index_agrees_with_sql_through_every_kind_of_change() {
     // A fresh index loads the same state whole.
     assert_counts_agree(conn, &CountIndex::default(), &fixture, "loaded anew");
 }
+
+/// An item the count index cannot hold (its `seq` past `u32::MAX`, as a database restored
+/// with odd sequences might give): searches count in SQL instead, exactly, and still find it.
+#[test]
+fn searches_count_in_sql_when_the_count_index_cannot_hold_an_item() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    let mail = MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    let fixture = fixture(conn);
+    let warm = CountIndex::default();
+    assert_counts_agree(conn, &warm, &fixture, "before");
+
+    let author = fixture.viewers[0].clone();
+    let created = shared::create(
+        conn,
+        &author,
+        ItemKind::Update,
+        &input(Tlp::Clear, Recipients::default(), Language::En),
+        None,
+        &mail,
+        &author.audit_actor(None, None),
+    )
+    .expect("created")
+    .item;
+    diesel::update(items::table.filter(items::id.eq(&created.row.id)))
+        .set(items::seq.eq(i64::from(u32::MAX) + 10))
+        .execute(conn)
+        .expect("seq moved");
+
+    assert_counts_agree(conn, &warm, &fixture, "warm index, an item past u32::MAX");
+    let fresh = CountIndex::default();
+    assert_counts_agree(conn, &fresh, &fixture, "fresh index, an item past u32::MAX");
+    for sort in [search::Sort::Relevance, search::Sort::Newest] {
+        let request = SearchRequest {
+            text: Some(TextQuery::parse("zebrafinch").expect("a word parses")),
+            sort,
+            limit: 5,
+            ..SearchRequest::default()
+        };
+        let found = search::search(conn, &fresh, &author, &request).expect("search");
+        assert_eq!(found.total, 1, "{sort:?}");
+        let ids: Vec<&str> = found.hits.iter().map(|h| h.item.row.id.as_str()).collect();
+        assert_eq!(ids, [created.row.id.as_str()], "{sort:?}");
+    }
+}

@@ -123,8 +123,10 @@ impl Values {
             return Ok(*code);
         }
         let code = u16::try_from(self.names.len()).map_err(|_| {
-            let e = format!("more than {} values of one facet field", u16::MAX);
-            diesel::result::Error::DeserializationError(e.into())
+            RegistryError::CountIndexLimit(format!(
+                "more than {} values of one facet field",
+                u16::MAX
+            ))
         })?;
         self.names.push(value.clone());
         self.codes.insert(value, code);
@@ -181,10 +183,8 @@ fn last_change(conn: &mut DbConnection) -> Result<i64, RegistryError> {
 
 /// An item's `seq` as a bitmap member (four billion items are far off).
 fn seq_of(seq: i64) -> Result<u32, RegistryError> {
-    u32::try_from(seq).map_err(|_| {
-        let e = format!("item seq {seq} does not fit the count index");
-        diesel::result::Error::DeserializationError(e.into()).into()
-    })
+    u32::try_from(seq)
+        .map_err(|_| RegistryError::CountIndexLimit(format!("item seq {seq} is past u32::MAX")))
 }
 
 impl Catalog {
@@ -210,6 +210,8 @@ impl Catalog {
         // SQLite joins a range of `seq`s through the indexes.
         let mut catalog = Catalog::empty(watermark);
         let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
+        // Before walking up to it: a `seq` the index cannot hold would be billions of chunks.
+        last_seq.map(seq_of).transpose()?;
         let mut low = 0;
         while low <= last_seq.unwrap_or(-1) {
             let high = low + LOAD_CHUNK;

@@ -501,9 +501,20 @@ pub fn search(
             },
         }
     };
-    let counted = counts.count(conn, &viewer, request, newest)?;
-    let (total, facets) = (counted.total, counted.facets);
-    let named = Some((counted.newest, counted.older));
+    let (total, facets, named) = match counts.count(conn, &viewer, request, newest) {
+        Ok(counted) => (
+            counted.total,
+            counted.facets,
+            Some((counted.newest, counted.older)),
+        ),
+        // Slower (one pass over the matches) but exact: a search still answers.
+        Err(RegistryError::CountIndexLimit(reason)) => {
+            tracing::error!(%reason, "search counted in SQL: the count index cannot hold the data");
+            let (total, facets) = count_in_sql(conn, principal, request)?;
+            (total, facets, None)
+        }
+        Err(e) => return Err(e),
+    };
     let (hits, next) = page_knowing(conn, &viewer, request, Some(total), named)?;
     Ok(Results {
         hits,
