@@ -23,6 +23,7 @@ pub struct Platform {
     auth: Arc<Authenticator>,
     stop_mail: watch::Sender<bool>,
     scheduler: JoinHandle<()>,
+    index_merger: Option<JoinHandle<()>>,
     mail: JoinHandle<()>,
 }
 
@@ -51,6 +52,8 @@ impl Platform {
         let auth = Arc::new(Authenticator::new(db.clone(), settings.auth()).context("identity")?);
         let state = web::Data::new(AppState::new(db, settings.clone(), auth.clone()));
         let scheduler = tokio::spawn(run_scheduler(state.clone(), stopped.clone()));
+        let index_merger = (state.db.backend() == compact_db::Backend::Sqlite)
+            .then(|| tokio::spawn(merge_search_index(state.clone(), stopped.clone())));
         tokio::spawn(forget_idle_rate_limits(state.clone(), stopped));
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(settings.header_timeout_secs))
@@ -65,6 +68,7 @@ impl Platform {
             auth,
             stop_mail,
             scheduler,
+            index_merger,
             mail,
         })
     }
@@ -82,6 +86,9 @@ impl Platform {
         let result = self.server.await;
         let _ = self.stop_mail.send(true);
         let _ = self.scheduler.await;
+        if let Some(merger) = self.index_merger {
+            let _ = merger.await;
+        }
         let _ = self.mail.await;
         result.context("HTTP server")
     }
@@ -150,6 +157,36 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
             Ok(Ok((_, digests))) => tracing::info!(digests, "daily digests queued"),
             Ok(Err(error)) => tracing::warn!(%error, "digests failed; retrying later"),
             Err(error) => tracing::error!(%error, "digest run panicked"),
+        }
+    }
+}
+
+/// SQLite: FTS5 merge work in small steps of its own (`search::index::merge_step`), so no
+/// item write pays for a large merge. Steps follow each other while there is work, each
+/// taking the writer lock apart; then the merger rests.
+async fn merge_search_index(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
+    const PAGES_PER_STEP: i64 = 64;
+    const STEPS_PER_ROUND: usize = 64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(100)) => {}
+            _ = stop.changed() => return,
+        }
+        let db = state.db.clone();
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut conn = db.get()?;
+            for _ in 0..STEPS_PER_ROUND {
+                if !compact_registry::search::index::merge_step(&mut conn, PAGES_PER_STEP)? {
+                    break;
+                }
+            }
+            Ok::<_, compact_registry::RegistryError>(())
+        })
+        .await;
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "search index merge failed; retrying later"),
+            Err(error) => tracing::error!(%error, "search index merge panicked"),
         }
     }
 }

@@ -271,3 +271,61 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     assert_eq!(given.len(), 5, "all six but the deleted one");
     assert_eq!(given, main, "scored in the main table");
 }
+
+/// FTS5 merges no segments inside the writes (its automerge is off on both tables); the
+/// server's merger does it apart, step by step, until nothing is left, and merging changes
+/// no search's rows.
+#[test]
+fn index_segments_are_merged_apart_from_the_writes() {
+    let test_db = TestDatabase::empty();
+    if test_db.backend() != Backend::Sqlite {
+        return;
+    }
+    let db = compact_db::Database::connect_and_migrate(test_db.url(), &Default::default())
+        .expect("migrated");
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    for table in ["item_search", "item_search_recent"] {
+        let automerge = rowids(
+            conn,
+            &format!("SELECT v AS rowid FROM {table}_config WHERE k = 'automerge'"),
+            None,
+        );
+        assert_eq!(automerge, [0], "{table}");
+    }
+    let mail = MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    // Each demo item is written in a transaction of its own: a segment each.
+    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    let matching = |conn: &mut DbConnection, table: &str| {
+        let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid");
+        ["secur", "border OR cooper", "financ"]
+            .map(|word| rowids(conn, &sql, Some(word)))
+            .to_vec()
+    };
+    let before = [
+        matching(conn, "item_search"),
+        matching(conn, "item_search_recent"),
+    ];
+    assert!(
+        before[0].iter().any(|rows| !rows.is_empty()),
+        "the words are found"
+    );
+
+    let mut steps = 0;
+    while search::index::merge_step(conn, 64).expect("merge step") {
+        steps += 1;
+        assert!(steps < 200, "merging never ends");
+    }
+    assert!(steps > 0, "the writes left segments to merge");
+    assert!(!search::index::merge_step(conn, 64).expect("merge step"));
+    let after = [
+        matching(conn, "item_search"),
+        matching(conn, "item_search_recent"),
+    ];
+    assert_eq!(before, after);
+}

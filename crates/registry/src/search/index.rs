@@ -11,10 +11,11 @@
 use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 
-use compact_db::DbConnection;
 use compact_db::schema::{
     item_search, item_search_map, item_search_recent, item_search_recent_range,
 };
+
+use compact_db::{DbConnection, write_transaction};
 
 use crate::RegistryError;
 use crate::items::ItemRow;
@@ -105,4 +106,43 @@ impl RecentRange {
             ))
             .first(conn)?)
     }
+}
+
+/// The FTS5 tables, whose segments [`merge_step`] merges.
+const FTS_TABLES: [&str; 2] = ["item_search", "item_search_recent"];
+
+#[derive(QueryableByName)]
+struct Changes {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+/// SQLite: up to `pages` pages of FTS5 merge work on each table, each in a write transaction
+/// of its own, so a writer waits for one small step at most. FTS5's own automerge, which
+/// ran inside the writing transactions in lumps of up to 64 × (levels) pages, is off
+/// (migration `2026-11-30-000012_fts_merge_apart`); the server calls this until it finds
+/// nothing left to merge. Whether any table had work to do; always `false` on PostgreSQL.
+pub fn merge_step(conn: &mut DbConnection, pages: i64) -> Result<bool, RegistryError> {
+    if let DbConnection::Pg(_) = conn {
+        return Ok(false);
+    }
+    let mut worked = false;
+    for table in FTS_TABLES {
+        worked |= write_transaction(conn, |conn| {
+            let changes = |conn: &mut DbConnection| {
+                diesel::sql_query("SELECT total_changes() AS n")
+                    .get_result::<Changes>(conn)
+                    .map(|c| c.n)
+            };
+            let before = changes(conn)?;
+            diesel::sql_query(format!(
+                "INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)"
+            ))
+            .bind::<diesel::sql_types::BigInt, _>(pages.max(1))
+            .execute(conn)?;
+            // The command itself counts one change; more mean segments were written.
+            Ok::<_, RegistryError>(changes(conn)? - before >= 2)
+        })?;
+    }
+    Ok(worked)
 }
