@@ -3,10 +3,11 @@
 //! edited, re-marked and deleted and while group memberships change: it only re-reads
 //! what changed, so each kind of change is checked against a warm index.
 
+mod support;
+
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use compact_auth::accounts::MailContext;
 use compact_auth::{Principal, Role};
 use compact_db::DbConnection;
 use compact_db::schema::{group_members, groups, items, users};
@@ -161,13 +162,7 @@ fn the_count_index_agrees_with_sql_through_every_kind_of_change() {
     let (_test_db, db) = TestDatabase::migrated();
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
-    let mail = MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
+    let mail = support::seed_demo(conn);
     let fixture = fixture(conn);
     let index = CountIndex::default();
     assert_counts_agree(conn, &index, &fixture, "demo data");
@@ -288,13 +283,7 @@ fn searches_count_in_sql_when_the_count_index_cannot_hold_an_item() {
     let (_test_db, db) = TestDatabase::migrated();
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
-    let mail = MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
+    let mail = support::seed_demo(conn);
     let fixture = fixture(conn);
     let warm = CountIndex::default();
     assert_counts_agree(conn, &warm, &fixture, "before");

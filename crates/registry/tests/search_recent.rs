@@ -3,10 +3,11 @@
 //! ranked search must weigh words there only when that table holds its whole window.
 //! (PostgreSQL ranks from each row's tsvector: nothing to check there.)
 
+mod support;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
-use compact_auth::accounts::MailContext;
 use compact_auth::{Principal, Role};
 use compact_db::schema::{item_search_map, item_search_recent_range, users};
 use compact_db::testing::TestDatabase;
@@ -149,14 +150,22 @@ fn input(title: &str) -> ItemInput {
     }
 }
 
-#[test]
-fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
+/// A migrated SQLite database; `None` on PostgreSQL, which has nothing of this to check.
+fn sqlite_database() -> Option<(TestDatabase, compact_db::Database)> {
     let test_db = TestDatabase::empty();
     if test_db.backend() != Backend::Sqlite {
-        return;
+        return None;
     }
     let db = compact_db::Database::connect_and_migrate(test_db.url(), &Default::default())
         .expect("migrated");
+    Some((test_db, db))
+}
+
+#[test]
+fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
+    let Some((_test_db, db)) = sqlite_database() else {
+        return;
+    };
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
     // Deleted rows must not make FTS5 rewrite segments under the write lock.
@@ -170,13 +179,7 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
         .set(item_search_recent_range::size.eq(SIZE))
         .execute(conn)
         .expect("a small range");
-    let mail = MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
+    let mail = support::seed_demo(conn);
     let words = ["zebrafinch", "kestrel", "report", "sanction"];
     assert_in_step(conn, &words, "demo data");
 
@@ -277,12 +280,9 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
 /// no search's rows.
 #[test]
 fn index_segments_are_merged_apart_from_the_writes() {
-    let test_db = TestDatabase::empty();
-    if test_db.backend() != Backend::Sqlite {
+    let Some((_test_db, db)) = sqlite_database() else {
         return;
-    }
-    let db = compact_db::Database::connect_and_migrate(test_db.url(), &Default::default())
-        .expect("migrated");
+    };
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
     for table in ["item_search", "item_search_recent"] {
@@ -293,14 +293,8 @@ fn index_segments_are_merged_apart_from_the_writes() {
         );
         assert_eq!(automerge, [0], "{table}");
     }
-    let mail = MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
     // Each demo item is written in a transaction of its own: a segment each.
-    compact_registry::demo::seed(conn, "not-a-real-hash", &mail)
-        .expect("demo")
-        .expect("seeded");
+    support::seed_demo(conn);
     let matching = |conn: &mut DbConnection, table: &str| {
         let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid");
         ["secur", "border OR cooper", "financ"]
