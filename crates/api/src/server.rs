@@ -162,8 +162,9 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
 }
 
 /// SQLite: FTS5 merge work in small steps of its own (`search::index::merge_step`), so no
-/// item write pays for a large merge. Steps follow each other while there is work, each
-/// taking the writer lock apart; then the merger rests.
+/// item write pays for a large merge. Every 100 ms, steps follow each other while there is
+/// work (at most 64), each taking the writer lock apart, with a pause between them so that
+/// queued writers go first (the writer lock is only eventually fair).
 async fn merge_search_index(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
     const PAGES_PER_STEP: i64 = 64;
     const STEPS_PER_ROUND: usize = 64;
@@ -172,13 +173,16 @@ async fn merge_search_index(state: web::Data<AppState>, mut stop: watch::Receive
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
             _ = stop.changed() => return,
         }
-        let db = state.db.clone();
+        let (db, stopping) = (state.db.clone(), stop.clone());
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
             for _ in 0..STEPS_PER_ROUND {
-                if !compact_registry::search::index::merge_step(&mut conn, PAGES_PER_STEP)? {
+                if *stopping.borrow()
+                    || !compact_registry::search::index::merge_step(&mut conn, PAGES_PER_STEP)?
+                {
                     break;
                 }
+                std::thread::sleep(Duration::from_millis(1));
             }
             Ok::<_, compact_registry::RegistryError>(())
         })

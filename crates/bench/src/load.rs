@@ -287,6 +287,9 @@ pub fn finish(conn: &mut DbConnection) -> anyhow::Result<()> {
         // What the server itself keeps (compact_db::refresh_statistics), not a full ANALYZE:
         // STAT4's samples would make SQLite re-plan statements on every execution.
         DbConnection::Sqlite(_) => {
+            // FTS5 merges nothing inside writes (its automerge is off, the server merges):
+            // finish the merging here, or the server would spend its first minutes on it.
+            while compact_registry::search::index::merge_step(conn, 4096)? {}
             compact_db::refresh_statistics(conn)?;
             conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?
         }

@@ -305,9 +305,15 @@ fn searches_count_in_sql_when_the_count_index_cannot_hold_an_item() {
         .execute(conn)
         .expect("seq moved");
 
+    assert_eq!(warm.limited(), None);
     assert_counts_agree(conn, &warm, &fixture, "warm index, an item past u32::MAX");
     let fresh = CountIndex::default();
     assert_counts_agree(conn, &fresh, &fixture, "fresh index, an item past u32::MAX");
+    // Both counted in SQL, and know why.
+    for index in [&warm, &fresh] {
+        let reason = index.limited().expect("counting in SQL");
+        assert!(reason.contains("past u32::MAX"), "{reason}");
+    }
     for sort in [search::Sort::Relevance, search::Sort::Newest] {
         let request = SearchRequest {
             text: Some(TextQuery::parse("zebrafinch").expect("a word parses")),

@@ -71,7 +71,14 @@ pub enum Newest {
 pub struct CountIndex {
     catalog: RwLock<Option<Catalog>>,
     terms: moka::sync::Cache<String, Arc<TermSet>>,
+    /// When and why the data last went past what the index can hold: until
+    /// [`RETRY_AFTER_LIMIT`] has passed, searches count in SQL without trying again (each
+    /// try could read every item).
+    limited: parking_lot::Mutex<Option<(std::time::Instant, String)>>,
 }
+
+/// How long a search counts in SQL after the index met one of its limits.
+const RETRY_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
 
 impl Default for CountIndex {
     fn default() -> Self {
@@ -83,6 +90,7 @@ impl Default for CountIndex {
                 })
                 .max_capacity(TERM_CACHE_BYTES)
                 .build(),
+            limited: parking_lot::Mutex::new(None),
         }
     }
 }
@@ -204,14 +212,15 @@ impl Catalog {
 
     /// Everything up to at least `watermark`, a chunk of rows at a time.
     fn load(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
+        // Before reading anything: a `seq` the index cannot hold is found at once, not after
+        // every item was read (or, on SQLite, billions of empty chunks were walked).
+        let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
+        last_seq.map(seq_of).transpose()?;
         if let DbConnection::Pg(pg) = conn {
             return Catalog::load_through_cursors(pg, watermark);
         }
         // SQLite joins a range of `seq`s through the indexes.
         let mut catalog = Catalog::empty(watermark);
-        let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
-        // Before walking up to it: a `seq` the index cannot hold would be billions of chunks.
-        last_seq.map(seq_of).transpose()?;
         let mut low = 0;
         while low <= last_seq.unwrap_or(-1) {
             let high = low + LOAD_CHUNK;
@@ -788,6 +797,37 @@ impl CountIndex {
         request: &SearchRequest,
         newest: Newest,
     ) -> Result<Counted, RegistryError> {
+        if let Some((since, reason)) = &*self.limited.lock()
+            && since.elapsed() < RETRY_AFTER_LIMIT
+        {
+            return Err(RegistryError::CountIndexLimit(reason.clone()));
+        }
+        let counted = self.count_now(conn, viewer, request, newest);
+        if let Err(RegistryError::CountIndexLimit(reason)) = &counted {
+            tracing::error!(%reason, "the search count index cannot hold the data: searches count in SQL for the next 10 minutes");
+            *self.limited.lock() = Some((std::time::Instant::now(), reason.clone()));
+            // Half caught up, it is no longer a snapshot of anything: the next try loads anew.
+            *self.catalog.write() = None;
+        }
+        counted
+    }
+
+    /// Why searches count in SQL now, if they do (the index met one of its limits).
+    pub fn limited(&self) -> Option<String> {
+        self.limited
+            .lock()
+            .as_ref()
+            .filter(|(since, _)| since.elapsed() < RETRY_AFTER_LIMIT)
+            .map(|(_, reason)| reason.clone())
+    }
+
+    fn count_now(
+        &self,
+        conn: &mut DbConnection,
+        viewer: &Viewer,
+        request: &SearchRequest,
+        newest: Newest,
+    ) -> Result<Counted, RegistryError> {
         // One snapshot for the watermark and every read after it. Otherwise an item
         // written at or below the watermark and again above it before the catch-up read
         // would fall out of the rows read, and be counted in its older audience.
@@ -1053,6 +1093,56 @@ mod tests {
             let expected = small.intersection_len(&large);
             assert_eq!(common(&small, &large), expected);
             assert_eq!(common(&large, &small), expected);
+        }
+    }
+
+    /// Many items over many days, with ties: sorting and walking name the same newest, for
+    /// windows and pages, before and after cursors, subsets of the matches included.
+    #[test]
+    fn sorting_and_walking_the_days_agree_on_many_days_with_ties() {
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |bound: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % bound
+        };
+        // 600 items over 90 days, at one of 4 instants a day: plenty of ties.
+        let instants: Vec<i64> = (0..600)
+            .map(|_| next(90) as i64 * DAY_MICROS + next(4) as i64 * 1_000_000)
+            .collect();
+        let mut catalog = Catalog::empty(0);
+        let rows: Vec<FactRow> = instants
+            .iter()
+            .enumerate()
+            .map(|(i, at)| {
+                let at = chrono::DateTime::from_timestamp_micros(*at)
+                    .expect("test instant")
+                    .naive_utc();
+                let text = || "x".to_owned();
+                (
+                    i as i64 + 1,
+                    text(),
+                    text(),
+                    text(),
+                    text(),
+                    text(),
+                    at,
+                    true,
+                )
+            })
+            .collect();
+        catalog.set_facts(rows).expect("facts");
+        for keep in [1, 3, 17] {
+            let matched: RoaringBitmap = (1..=600u32).filter(|seq| seq % keep == 0).collect();
+            for n in [1, 2, 7, 25, 100, 599, 700] {
+                both_ways(&catalog, &matched, n, None);
+                both_ways(&catalog, &matched, n, Some(None));
+                for _ in 0..10 {
+                    let cursor = instants[next(600) as usize];
+                    both_ways(&catalog, &matched, n, Some(Some(cursor)));
+                }
+            }
         }
     }
 }
