@@ -994,13 +994,18 @@ mod tests {
 
     /// Items 1..=8 created at these instants (in `unit`s of micros), all matched.
     fn catalog(unit: i64) -> (Catalog, RoaringBitmap) {
+        let created = [50, 40, 40, 40, 30, 20, 10, 40].map(|at| at * unit);
+        (created_at(&created), (1..=8).collect())
+    }
+
+    /// Items 1, 2, … created at these instants (micros).
+    fn created_at(instants: &[i64]) -> Catalog {
         let mut catalog = Catalog::empty(0);
-        let created = [50, 40, 40, 40, 30, 20, 10, 40];
-        let rows: Vec<FactRow> = created
+        let rows: Vec<FactRow> = instants
             .iter()
             .enumerate()
             .map(|(i, at)| {
-                let at = chrono::DateTime::from_timestamp_micros(at * unit)
+                let at = chrono::DateTime::from_timestamp_micros(*at)
                     .expect("test instant")
                     .naive_utc();
                 let text = || "x".to_owned();
@@ -1017,7 +1022,7 @@ mod tests {
             })
             .collect();
         catalog.set_facts(rows).expect("facts");
-        (catalog, (1..=8).collect())
+        catalog
     }
 
     /// The newest by sorting every match and by walking the days, which must agree.
@@ -1111,28 +1116,7 @@ mod tests {
         let instants: Vec<i64> = (0..600)
             .map(|_| next(90) as i64 * DAY_MICROS + next(4) as i64 * 1_000_000)
             .collect();
-        let mut catalog = Catalog::empty(0);
-        let rows: Vec<FactRow> = instants
-            .iter()
-            .enumerate()
-            .map(|(i, at)| {
-                let at = chrono::DateTime::from_timestamp_micros(*at)
-                    .expect("test instant")
-                    .naive_utc();
-                let text = || "x".to_owned();
-                (
-                    i as i64 + 1,
-                    text(),
-                    text(),
-                    text(),
-                    text(),
-                    text(),
-                    at,
-                    true,
-                )
-            })
-            .collect();
-        catalog.set_facts(rows).expect("facts");
+        let catalog = created_at(&instants);
         for keep in [1, 3, 17] {
             let matched: RoaringBitmap = (1..=600u32).filter(|seq| seq % keep == 0).collect();
             for n in [1, 2, 7, 25, 100, 599, 700] {
