@@ -35,6 +35,12 @@ pub struct Settings {
     pub database_pool_size: u32,
     /// Seconds a request waits for a database connection before answering 503.
     pub database_timeout_secs: u64,
+    /// Statements taking at least this many milliseconds are logged with their SQL; 0 logs none.
+    pub database_slow_statement_ms: u64,
+    /// SQLite: MiB all connections' page caches may use together before they recycle pages;
+    /// 0 sets no budget (each connection then caches up to 16 MiB). 64 is four connections'
+    /// worth, the concurrency the benchmarks run at (bench/README.md, 2026-11-30).
+    pub sqlite_memory_mib: u64,
     /// The platform's public base URL, used in links sent by mail.
     pub public_url: String,
     pub log_format: LogFormat,
@@ -112,6 +118,8 @@ impl Default for Settings {
             database_url: None,
             database_pool_size: 10,
             database_timeout_secs: 5,
+            database_slow_statement_ms: 1000,
+            sqlite_memory_mib: 64,
             public_url: "http://localhost:8080".into(),
             log_format: LogFormat::Text,
             log_level: "info".into(),
@@ -241,6 +249,10 @@ impl Settings {
         PoolOptions {
             max_size: self.database_pool_size,
             connect_timeout: Duration::from_secs(self.database_timeout_secs.max(1)),
+            slow_statement: (self.database_slow_statement_ms > 0)
+                .then(|| Duration::from_millis(self.database_slow_statement_ms)),
+            sqlite_memory_budget: (self.sqlite_memory_mib > 0)
+                .then(|| self.sqlite_memory_mib * 1024 * 1024),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod migrations;
 pub mod outbox;
 mod pool;
 pub mod schema;
+mod slow_statements;
 mod sqlite_writer;
 mod statistics;
 #[cfg(feature = "testing")]

@@ -1,9 +1,10 @@
 use std::ops::{Deref, DerefMut};
 use std::time::{Duration, Instant};
 
-use diesel::connection::SimpleConnection;
+use diesel::connection::{Connection, SimpleConnection};
 
 use crate::connection::{Backend, DatabaseUrl, DbConnection};
+use crate::slow_statements::SlowStatements;
 use crate::{DbError, migrations};
 
 /// A connection is checked with a round trip when it leaves the pool, unless it answered
@@ -41,6 +42,13 @@ pub struct PoolOptions {
     pub max_size: u32,
     /// How long a request waits for a connection before the database counts as unavailable.
     pub connect_timeout: Duration,
+    /// Statements taking at least this long are logged with their SQL; `None` logs none.
+    pub slow_statement: Option<Duration>,
+    /// SQLite only: the memory all connections of this process together may use for their
+    /// page caches before they recycle their least recently used pages (`soft_heap_limit`).
+    /// Each connection alone may cache up to 16 MiB, so without a budget ten connections
+    /// can hold 160 MiB. `None` sets no budget.
+    pub sqlite_memory_budget: Option<u64>,
 }
 
 impl Default for PoolOptions {
@@ -48,6 +56,8 @@ impl Default for PoolOptions {
         Self {
             max_size: 10,
             connect_timeout: Duration::from_secs(5),
+            slow_statement: Some(Duration::from_secs(1)),
+            sqlite_memory_budget: None,
         }
     }
 }
@@ -70,7 +80,11 @@ impl Database {
     /// Builds the pool without connecting yet, so a server can start, answer `/readyz` with 503
     /// and recover by itself when the database comes up.
     pub fn new(url: &DatabaseUrl, options: &PoolOptions) -> Self {
-        let manager = ConnectionManager { url: url.clone() };
+        let manager = ConnectionManager {
+            url: url.clone(),
+            slow_statement: options.slow_statement,
+            sqlite_memory_budget: options.sqlite_memory_budget,
+        };
         let pool = r2d2::Pool::builder()
             .max_size(options.max_size)
             .min_idle(Some(0))
@@ -139,6 +153,8 @@ impl Database {
 /// Opens connections for r2d2, choosing the backend from the URL.
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    slow_statement: Option<Duration>,
+    sqlite_memory_budget: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -150,10 +166,18 @@ impl r2d2::ManageConnection for ConnectionManager {
     type Error = ConnectError;
 
     fn connect(&self) -> Result<CheckedConnection, ConnectError> {
-        let conn = self
+        let mut conn = self
             .url
             .establish()
             .map_err(|e| ConnectError(e.to_string()))?;
+        if let (DbConnection::Sqlite(_), Some(bytes)) = (&conn, self.sqlite_memory_budget) {
+            // Process-wide: every connection sets the same value.
+            conn.batch_execute(&format!("PRAGMA soft_heap_limit = {bytes}"))
+                .map_err(|e| ConnectError(e.to_string()))?;
+        }
+        if let Some(threshold) = self.slow_statement {
+            conn.set_instrumentation(SlowStatements::new(threshold));
+        }
         Ok(CheckedConnection {
             conn,
             alive_at: Instant::now(),
@@ -174,7 +198,7 @@ impl r2d2::ManageConnection for ConnectionManager {
 
     fn has_broken(&self, checked: &mut CheckedConnection) -> bool {
         let conn = &mut checked.conn;
-        use diesel::connection::{Connection, TransactionManager};
+        use diesel::connection::TransactionManager;
         std::thread::panicking()
             || matches!(
                 <DbConnection as Connection>::TransactionManager::transaction_manager_status_mut(
