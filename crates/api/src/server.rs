@@ -164,10 +164,15 @@ async fn run_scheduler(state: web::Data<AppState>, mut stop: watch::Receiver<boo
 /// SQLite: FTS5 merge work in small steps of its own (`search::index::merge_step`), so no
 /// item write pays for a large merge. Every 100 ms, steps follow each other while there is
 /// work (at most 64), each taking the writer lock apart, with a pause between them so that
-/// queued writers go first (the writer lock is only eventually fair).
+/// queued writers go first (the writer lock is only eventually fair). While no item was
+/// written since a round found nothing to merge, a round is one indexed read.
 async fn merge_search_index(state: web::Data<AppState>, mut stop: watch::Receiver<bool>) {
+    use compact_registry::search::index::{last_item_change, merge_step};
     const PAGES_PER_STEP: i64 = 64;
     const STEPS_PER_ROUND: usize = 64;
+    // The last item change when a round found no work: until it moves, rounds only read it
+    // and leave the writer lock alone.
+    let mut settled_at: Option<i64> = None;
     loop {
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -176,19 +181,24 @@ async fn merge_search_index(state: web::Data<AppState>, mut stop: watch::Receive
         let (db, stopping) = (state.db.clone(), stop.clone());
         let outcome = tokio::task::spawn_blocking(move || {
             let mut conn = db.get()?;
+            let change = last_item_change(&mut conn)?;
+            if settled_at == Some(change) {
+                return Ok(settled_at);
+            }
             for _ in 0..STEPS_PER_ROUND {
-                if *stopping.borrow()
-                    || !compact_registry::search::index::merge_step(&mut conn, PAGES_PER_STEP)?
-                {
-                    break;
+                if *stopping.borrow() {
+                    return Ok(None);
+                }
+                if !merge_step(&mut conn, PAGES_PER_STEP)? {
+                    return Ok(Some(change));
                 }
                 std::thread::sleep(Duration::from_millis(1));
             }
-            Ok::<_, compact_registry::RegistryError>(())
+            Ok::<_, compact_registry::RegistryError>(None)
         })
         .await;
         match outcome {
-            Ok(Ok(())) => {}
+            Ok(Ok(settled)) => settled_at = settled,
             Ok(Err(error)) => tracing::warn!(%error, "search index merge failed; retrying later"),
             Err(error) => tracing::error!(%error, "search index merge panicked"),
         }

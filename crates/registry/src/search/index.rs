@@ -108,6 +108,12 @@ impl RecentRange {
     }
 }
 
+/// The last change number of any item. Merge work comes only from item writes, so while it
+/// stays where it was when [`merge_step`] last found nothing to do, there is still nothing.
+pub fn last_item_change(conn: &mut DbConnection) -> Result<i64, RegistryError> {
+    super::counts::last_change(conn)
+}
+
 /// The FTS5 tables, whose segments [`merge_step`] merges.
 const FTS_TABLES: [&str; 2] = ["item_search", "item_search_recent"];
 
