@@ -61,10 +61,11 @@ proptest! {
 
     #[test]
     fn analysis_and_snippets_never_panic(text in "\\PC{0,300}", q in "[a-zé恐 ]{1,20}") {
+        let mut seen = snippet::Matches::default();
         for language in Language::ALL {
             let _ = analyze(&text, language);
             if let Ok(parsed) = TextQuery::parse(&q)
-                && let Some(s) = snippet::snippet(&text, language, &parsed.highlight_terms(language))
+                && let Some(s) = snippet::snippet(&text, language, &parsed.highlight_terms(language), &mut seen)
             {
                 let without_marks = s.replace("<mark>", "").replace("</mark>", "");
                 prop_assert!(!without_marks.contains('<') && !without_marks.contains('>'), "{}", s);

@@ -657,12 +657,13 @@ fn page_knowing(
         rows.into_iter().map(|r| (r, None)).collect()
     };
     let more = rows.len() as i64 > limit;
+    let mut seen = snippet::Matches::default();
     let hits: Vec<Hit> = rows
         .into_iter()
         .take(limit as usize)
         .map(|(row, score)| {
             let item = Item::from_row(row);
-            let snippet = snippet_of(&item, request.text.as_ref());
+            let snippet = snippet_of(&item, request.text.as_ref(), &mut seen);
             Hit {
                 item,
                 score,
@@ -746,7 +747,7 @@ fn without_text(request: &SearchRequest) -> SearchRequest {
     }
 }
 
-fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
+fn snippet_of(item: &Item, text: Option<&TextQuery>, seen: &mut snippet::Matches) -> String {
     let fallback = if item.row.summary.is_empty() {
         &item.row.body
     } else {
@@ -759,7 +760,7 @@ fn snippet_of(item: &Item, text: Option<&TextQuery>) -> String {
     let terms = q.highlight_terms(language);
     [&item.row.body, &item.row.summary, &item.row.title]
         .into_iter()
-        .find_map(|t| snippet::snippet(t, language, &terms))
+        .find_map(|t| snippet::snippet(t, language, &terms, seen))
         .unwrap_or_else(|| snippet::opening(fallback))
 }
 

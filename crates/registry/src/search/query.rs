@@ -20,7 +20,7 @@ pub enum Atom {
 
 impl Atom {
     fn from_text(text: &str) -> Option<Atom> {
-        let mut words: Vec<String> = tokens(text).into_iter().map(|t| t.word).collect();
+        let mut words: Vec<String> = tokens(text).map(|t| t.word).collect();
         match words.len() {
             0 => None,
             1 => words.pop().map(Atom::Word),

@@ -9,19 +9,31 @@ use crate::search::text::{Language, stem, tokens};
 const CONTEXT_BEFORE: usize = 60;
 const SNIPPET_CHARS: usize = 240;
 
+/// Whether each word read so far matched, per language: kept across the snippets of one
+/// result page, whose texts share most of their words. Stemming is the dear part of a
+/// snippet; each distinct word of a page is stemmed once.
+#[derive(Default)]
+pub struct Matches(HashMap<Language, HashMap<String, bool>>);
+
 /// The snippet of `text`, or None when no word of it matches `terms` (the words and stems
-/// of [`super::query::TextQuery::highlight_terms`]).
-pub fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<String> {
-    // Stemming is the dear part: each distinct word is stemmed once, and no word after the
-    // snippet's end is looked at (a long document's body once cost a stem per word).
-    let mut matches: HashMap<String, bool> = HashMap::new();
+/// of [`super::query::TextQuery::highlight_terms`] in `language`). `seen` must have been
+/// filled with the same terms.
+pub fn snippet(
+    text: &str,
+    language: Language,
+    terms: &BTreeSet<String>,
+    seen: &mut Matches,
+) -> Option<String> {
+    // No word after the snippet's end is read (a long document's body once cost a stem
+    // per word).
+    let matches = seen.0.entry(language).or_default();
     let mut hits: Vec<(usize, usize)> = Vec::new();
     let mut window: Option<(usize, usize)> = None;
     for t in tokens(text) {
         if window.is_some_and(|(_, end)| t.end > end) {
             break;
         }
-        let matched = match matches.get(&t.word) {
+        let matched = match matches.get(t.word.as_str()) {
             Some(matched) => *matched,
             None => {
                 let matched = terms.contains(&t.word) || terms.contains(&stem(&t.word, language));
@@ -110,6 +122,7 @@ mod tests {
             "<b>Lutte</b> contre le terrorisme & ses réseaux",
             Language::Fr,
             &terms,
+            &mut Matches::default(),
         )
         .expect("test value");
         assert_eq!(
@@ -124,7 +137,7 @@ mod tests {
         let terms = TextQuery::parse("needle")
             .expect("test value")
             .highlight_terms(Language::En);
-        let s = snippet(&text, Language::En, &terms).expect("test value");
+        let s = snippet(&text, Language::En, &terms, &mut Matches::default()).expect("test value");
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("<mark>needle</mark>"));
         assert!(s.chars().count() < SNIPPET_CHARS + 40);
@@ -136,7 +149,7 @@ mod tests {
         let terms = TextQuery::parse("needle")
             .expect("test value")
             .highlight_terms(Language::En);
-        let s = snippet(&text, Language::En, &terms).expect("test value");
+        let s = snippet(&text, Language::En, &terms, &mut Matches::default()).expect("test value");
         assert!(
             s.starts_with("<mark>needle</mark> hay <mark>needle</mark> hay"),
             "{s}"
@@ -150,6 +163,34 @@ mod tests {
         let terms = TextQuery::parse("absent")
             .expect("test value")
             .highlight_terms(Language::En);
-        assert_eq!(snippet("nothing here", Language::En, &terms), None);
+        assert_eq!(
+            snippet(
+                "nothing here",
+                Language::En,
+                &terms,
+                &mut Matches::default()
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn matches_remembered_across_texts_and_languages_change_no_snippet() {
+        let q = TextQuery::parse("terroristes").expect("test value");
+        let texts = [
+            ("Lutte contre le terrorisme", Language::Fr),
+            ("The terrorism report", Language::En),
+            ("Le terrorisme, encore", Language::Fr),
+            ("terrorist networks", Language::En),
+        ];
+        let mut seen = Matches::default();
+        for (text, language) in texts {
+            let terms = q.highlight_terms(language);
+            assert_eq!(
+                snippet(text, language, &terms, &mut seen),
+                snippet(text, language, &terms, &mut Matches::default()),
+                "{text}"
+            );
+        }
     }
 }

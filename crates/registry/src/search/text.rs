@@ -118,41 +118,69 @@ pub struct Token {
     pub end: usize,
 }
 
-/// Splits `text` into words: runs of letters and digits; each CJK character alone.
-pub fn tokens(text: &str) -> Vec<Token> {
-    let mut out = Vec::new();
-    let mut current: Option<Token> = None;
-    for (i, c) in text.char_indices() {
-        let end = i + c.len_utf8();
-        if is_ignorable(c) {
-            if let Some(t) = current.as_mut() {
-                t.end = end;
-            }
-            continue;
-        }
-        if is_cjk(c) && c.is_alphabetic() {
-            out.extend(current.take());
-            out.push(Token {
-                word: c.to_string(),
-                start: i,
-                end,
-            });
-        } else if c.is_alphanumeric() {
-            let t = current.get_or_insert_with(|| Token {
-                word: String::new(),
-                start: i,
-                end,
-            });
-            // Only letters and digits: `İ` lower-cases to `i` and a combining dot.
-            t.word
-                .extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
-            t.end = end;
-        } else {
-            out.extend(current.take());
-        }
+/// Splits `text` into words: runs of letters and digits; each CJK character alone. Lazily:
+/// a snippet stops reading at its end, and a long body's tail is never split.
+pub fn tokens(text: &str) -> Tokens<'_> {
+    Tokens {
+        chars: text.char_indices(),
+        current: None,
+        next_cjk: None,
     }
-    out.extend(current);
-    out
+}
+
+/// The words of a text, in order; see [`tokens`].
+pub struct Tokens<'a> {
+    chars: std::str::CharIndices<'a>,
+    /// The word being read.
+    current: Option<Token>,
+    /// A CJK character read just after a word ended, due next.
+    next_cjk: Option<Token>,
+}
+
+impl Iterator for Tokens<'_> {
+    type Item = Token;
+
+    fn next(&mut self) -> Option<Token> {
+        if let Some(cjk) = self.next_cjk.take() {
+            return Some(cjk);
+        }
+        for (i, c) in self.chars.by_ref() {
+            let end = i + c.len_utf8();
+            if is_ignorable(c) {
+                if let Some(t) = self.current.as_mut() {
+                    t.end = end;
+                }
+                continue;
+            }
+            if is_cjk(c) && c.is_alphabetic() {
+                let cjk = Token {
+                    word: c.to_string(),
+                    start: i,
+                    end,
+                };
+                return match self.current.take() {
+                    Some(word) => {
+                        self.next_cjk = Some(cjk);
+                        Some(word)
+                    }
+                    None => Some(cjk),
+                };
+            } else if c.is_alphanumeric() {
+                let t = self.current.get_or_insert_with(|| Token {
+                    word: String::new(),
+                    start: i,
+                    end,
+                });
+                // Only letters and digits: `İ` lower-cases to `i` and a combining dot.
+                t.word
+                    .extend(c.to_lowercase().filter(|l| l.is_alphanumeric()));
+                t.end = end;
+            } else if let Some(word) = self.current.take() {
+                return Some(word);
+            }
+        }
+        self.current.take()
+    }
 }
 
 /// The indexed form of a text (SQLite): its words stemmed in `language`, space-separated.
@@ -181,19 +209,13 @@ mod tests {
 
     #[test]
     fn words_are_lower_cased_and_split_on_punctuation() {
-        let words: Vec<String> = tokens("L'Économie, e-mail 2026!")
-            .into_iter()
-            .map(|t| t.word)
-            .collect();
+        let words: Vec<String> = tokens("L'Économie, e-mail 2026!").map(|t| t.word).collect();
         assert_eq!(words, ["l", "économie", "e", "mail", "2026"]);
     }
 
     #[test]
     fn each_cjk_character_is_a_word() {
-        let words: Vec<String> = tokens("反恐怖主义abc")
-            .into_iter()
-            .map(|t| t.word)
-            .collect();
+        let words: Vec<String> = tokens("反恐怖主义abc").map(|t| t.word).collect();
         assert_eq!(words, ["反", "恐", "怖", "主", "义", "abc"]);
     }
 
@@ -206,7 +228,7 @@ mod tests {
 
     #[test]
     fn lower_casing_adds_no_marks() {
-        let words: Vec<String> = tokens("İstanbul").into_iter().map(|t| t.word).collect();
+        let words: Vec<String> = tokens("İstanbul").map(|t| t.word).collect();
         assert_eq!(words, ["istanbul"]);
     }
 
@@ -216,5 +238,21 @@ mod tests {
         for t in tokens(text) {
             assert_eq!(text[t.start..t.end].to_lowercase(), t.word);
         }
+    }
+
+    #[test]
+    fn a_cjk_character_right_after_a_word_ends_it() {
+        let text = "ab反c 世";
+        let found: Vec<(String, usize, usize)> =
+            tokens(text).map(|t| (t.word, t.start, t.end)).collect();
+        assert_eq!(
+            found,
+            [
+                ("ab".to_owned(), 0, 2),
+                ("反".to_owned(), 2, 5),
+                ("c".to_owned(), 5, 6),
+                ("世".to_owned(), 7, 10),
+            ]
+        );
     }
 }
