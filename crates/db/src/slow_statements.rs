@@ -39,11 +39,7 @@ impl Instrumentation for SlowStatements {
                 if elapsed < self.threshold {
                     return;
                 }
-                let sql = query.to_string();
-                let sql = match sql.char_indices().nth(SQL_SHOWN) {
-                    Some((end, _)) => format!("{}…", &sql[..end]),
-                    None => sql,
-                };
+                let sql = shown(&query.to_string());
                 tracing::warn!(
                     elapsed_ms = elapsed.as_millis() as u64,
                     failed = error.is_some(),
@@ -53,6 +49,18 @@ impl Instrumentation for SlowStatements {
             }
             _ => {}
         }
+    }
+}
+
+/// The statement as logged: without its bound values (diesel's debug form appends them,
+/// and they hold secrets such as TOTP seeds and token hashes), cut to [`SQL_SHOWN`].
+fn shown(debug_form: &str) -> String {
+    let sql = debug_form
+        .rsplit_once(" -- binds: ")
+        .map_or(debug_form, |(sql, _)| sql);
+    match sql.char_indices().nth(SQL_SHOWN) {
+        Some((end, _)) => format!("{}…", &sql[..end]),
+        None => sql.to_owned(),
     }
 }
 
@@ -80,8 +88,14 @@ mod tests {
         }
     }
 
-    /// Runs one statement with the given threshold and returns what was logged.
+    /// Runs `run` on a connection with the given threshold and returns what was logged.
     fn log_of(threshold: Duration, sql: &str) -> String {
+        log_of_run(threshold, |conn| {
+            conn.batch_execute(sql).expect("statement")
+        })
+    }
+
+    fn log_of_run(threshold: Duration, run: impl FnOnce(&mut SqliteConnection)) -> String {
         let captured = Captured::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
@@ -91,7 +105,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let mut conn = SqliteConnection::establish(":memory:").expect("open");
             conn.set_instrumentation(SlowStatements::new(threshold));
-            conn.batch_execute(sql).expect("statement");
+            run(&mut conn);
         });
         let bytes = captured.0.lock().expect("log buffer").clone();
         String::from_utf8(bytes).expect("utf-8 log")
@@ -120,5 +134,24 @@ mod tests {
         let log = log_of(Duration::ZERO, &long);
         assert!(log.contains("xxx…"), "{log}");
         assert!(log.len() < 1000, "{} bytes logged", log.len());
+    }
+
+    #[derive(QueryableByName)]
+    struct Echo {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        x: String,
+    }
+
+    #[test]
+    fn bound_values_are_never_logged() {
+        let log = log_of_run(Duration::ZERO, |conn| {
+            let echo = diesel::sql_query("SELECT ? AS x")
+                .bind::<diesel::sql_types::Text, _>("TOTP-SECRET-XYZ")
+                .get_result::<Echo>(conn)
+                .expect("statement");
+            assert_eq!(echo.x, "TOTP-SECRET-XYZ");
+        });
+        assert!(log.contains("SELECT ? AS x"), "{log}");
+        assert!(!log.contains("TOTP-SECRET-XYZ"), "{log}");
     }
 }

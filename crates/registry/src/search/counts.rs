@@ -320,8 +320,11 @@ impl Catalog {
             for (field, value) in [kind, doc_type, org, tlp, language].into_iter().enumerate() {
                 fields[field] = self.values[field].code(value)?;
             }
+            // Each only ever grows: `add_tag` may have grown `codes` past `created`.
             if self.created.len() <= at {
                 self.created.resize(at + 1, ABSENT);
+            }
+            if self.codes.len() <= at {
                 self.codes.resize(at + 1, NO_CODES);
             }
             let seq = at as u32;
@@ -1194,6 +1197,25 @@ mod tests {
         assert_eq!(names(&catalog, 1), ["a"]);
         assert!(!catalog.tags["f"].contains(2) && catalog.tags["a"].contains(1));
         assert!(catalog.tags["g"].contains(2));
+    }
+
+    #[test]
+    fn reading_an_older_item_after_tagging_a_newer_keeps_the_newer_tags() {
+        let mut catalog = created_at(&[10]);
+        catalog.add_tags(vec![(9, "t".to_owned())]).expect("tags");
+        let at = chrono::DateTime::from_timestamp_micros(50)
+            .expect("test instant")
+            .naive_utc();
+        let x = || "x".to_owned();
+        catalog
+            .set_facts(vec![(5, x(), x(), x(), x(), x(), at, true)])
+            .expect("facts");
+        assert_eq!(catalog.tag_codes(9).count(), 1);
+        let matched: RoaringBitmap = [1, 5, 9].into_iter().collect();
+        assert_eq!(
+            catalog.count_codes(&matched, true).1,
+            catalog.tag_counts_by_tag(&matched)
+        );
     }
 
     #[test]
