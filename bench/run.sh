@@ -64,6 +64,11 @@ done
 # record FIGURE SIDE ROUND JSON: one line of the measurements file.
 record() {
   local json=${4:-'{"rps":0,"errors":1}'}
+  # After each product round, the server's memory now and its peak so far: which figure
+  # raises the peak (the report quotes only the last).
+  if [ "$2" = product ] && [ -n "${SERVER:-}" ]; then
+    json="{\"server_rss_kb\":$(rss_kb "$SERVER" VmRSS),\"server_peak_kb\":$(rss_kb "$SERVER" VmHWM),${json#\{}"
+  fi
   echo "{\"backend\":\"$BACKEND\",\"figure\":\"$1\",\"side\":\"$2\",\"round\":$3,${json#\{}" >>"$MEASUREMENTS"
   printf '  %-22s %-8s round %s  %s\n' "$1" "$2" "$3" "$json"
 }
