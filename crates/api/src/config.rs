@@ -110,6 +110,9 @@ pub struct Settings {
     pub mail_poll_interval_ms: u64,
 }
 
+/// The largest SQLite memory budget accepted, in MiB.
+const MAX_SQLITE_MEMORY_MIB: u64 = 1 << 20;
+
 impl Default for Settings {
     fn default() -> Self {
         Self {
@@ -234,6 +237,11 @@ impl Settings {
             self.mail_max_attempts > 0,
             "mail_max_attempts must be at least 1"
         );
+        // SQLite takes the budget as a signed 64-bit byte count.
+        anyhow::ensure!(
+            self.sqlite_memory_mib <= MAX_SQLITE_MEMORY_MIB,
+            "sqlite_memory_mib must be at most {MAX_SQLITE_MEMORY_MIB} (1 TiB); 0 sets no budget"
+        );
         Ok(())
     }
 
@@ -245,6 +253,7 @@ impl Settings {
         }
     }
 
+    /// Assumes [`Settings::validate`] passed (the memory budget fits in bytes).
     pub fn pool_options(&self) -> PoolOptions {
         PoolOptions {
             max_size: self.database_pool_size,
@@ -310,6 +319,21 @@ impl Settings {
 #[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sqlite_memory_budget_past_a_tebibyte_is_refused() {
+        let settings = Settings {
+            sqlite_memory_mib: u64::MAX,
+            ..Settings::default()
+        };
+        let error = settings.validate().expect_err("refused").to_string();
+        assert!(error.contains("sqlite_memory_mib"), "{error}");
+        let settings = Settings {
+            sqlite_memory_mib: MAX_SQLITE_MEMORY_MIB,
+            ..Settings::default()
+        };
+        settings.validate().expect("a tebibyte is accepted");
+    }
 
     #[test]
     fn defaults_need_no_configuration() {
