@@ -657,13 +657,13 @@ fn page_knowing(
         rows.into_iter().map(|r| (r, None)).collect()
     };
     let more = rows.len() as i64 > limit;
-    let mut seen = snippet::Matches::default();
+    let mut highlighter = request.text.as_ref().map(snippet::Highlighter::new);
     let hits: Vec<Hit> = rows
         .into_iter()
         .take(limit as usize)
         .map(|(row, score)| {
             let item = Item::from_row(row);
-            let snippet = snippet_of(&item, request.text.as_ref(), &mut seen);
+            let snippet = snippet_of(&item, highlighter.as_mut());
             Hit {
                 item,
                 score,
@@ -747,20 +747,19 @@ fn without_text(request: &SearchRequest) -> SearchRequest {
     }
 }
 
-fn snippet_of(item: &Item, text: Option<&TextQuery>, seen: &mut snippet::Matches) -> String {
+fn snippet_of(item: &Item, highlighter: Option<&mut snippet::Highlighter>) -> String {
     let fallback = if item.row.summary.is_empty() {
         &item.row.body
     } else {
         &item.row.summary
     };
-    let Some(q) = text else {
+    let Some(highlighter) = highlighter else {
         return snippet::opening(fallback);
     };
     let language = item.language();
-    let terms = q.highlight_terms(language);
     [&item.row.body, &item.row.summary, &item.row.title]
         .into_iter()
-        .find_map(|t| snippet::snippet(t, language, &terms, seen))
+        .find_map(|t| highlighter.snippet(t, language))
         .unwrap_or_else(|| snippet::opening(fallback))
 }
 

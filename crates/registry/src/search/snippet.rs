@@ -3,30 +3,56 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use crate::search::query::TextQuery;
 use crate::search::text::{Language, stem, tokens};
 
 /// About this many characters of context are kept around the first match.
 const CONTEXT_BEFORE: usize = 60;
 const SNIPPET_CHARS: usize = 240;
 
-/// Whether each word read so far matched, per language: kept across the snippets of one
-/// result page, whose texts share most of their words. Stemming is the dear part of a
-/// snippet; each distinct word of a page is stemmed once.
-#[derive(Default)]
-pub struct Matches(HashMap<Language, HashMap<String, bool>>);
+/// The snippets of one query's result page. Per language, it keeps the query's terms (its
+/// words and their stems) and whether each word read so far matched: the page's texts
+/// share most of their words, and stemming is the dear part of a snippet, so each distinct
+/// word of a page is stemmed once.
+pub struct Highlighter<'q> {
+    query: &'q TextQuery,
+    languages: HashMap<Language, Seen>,
+}
 
-/// The snippet of `text`, or None when no word of it matches `terms` (the words and stems
-/// of [`super::query::TextQuery::highlight_terms`] in `language`). `seen` must have been
-/// filled with the same terms.
-pub fn snippet(
+struct Seen {
+    terms: BTreeSet<String>,
+    matched: HashMap<String, bool>,
+}
+
+impl<'q> Highlighter<'q> {
+    pub fn new(query: &'q TextQuery) -> Self {
+        Highlighter {
+            query,
+            languages: HashMap::new(),
+        }
+    }
+
+    /// The snippet of `text`, or None when no word of it matches the query in `language`.
+    pub fn snippet(&mut self, text: &str, language: Language) -> Option<String> {
+        let query = self.query;
+        let seen = self.languages.entry(language).or_insert_with(|| Seen {
+            terms: query.highlight_terms(language),
+            matched: HashMap::new(),
+        });
+        snippet(text, language, &seen.terms, &mut seen.matched)
+    }
+}
+
+/// The snippet of `text`, or None when no word of it matches `terms`; `matches` remembers,
+/// for these terms, whether each word read matched.
+fn snippet(
     text: &str,
     language: Language,
     terms: &BTreeSet<String>,
-    seen: &mut Matches,
+    matches: &mut HashMap<String, bool>,
 ) -> Option<String> {
     // No word after the snippet's end is read (a long document's body once cost a stem
     // per word).
-    let matches = seen.0.entry(language).or_default();
     let mut hits: Vec<(usize, usize)> = Vec::new();
     let mut window: Option<(usize, usize)> = None;
     for t in tokens(text) {
@@ -112,17 +138,18 @@ fn escape_into(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::search::query::TextQuery;
+
+    fn snippet_of(query: &str, text: &str, language: Language) -> Option<String> {
+        let q = TextQuery::parse(query).expect("test value");
+        Highlighter::new(&q).snippet(text, language)
+    }
 
     #[test]
     fn marks_stemmed_matches_and_escapes_the_rest() {
-        let q = TextQuery::parse("terroristes").expect("test value");
-        let terms = q.highlight_terms(Language::Fr);
-        let s = snippet(
+        let s = snippet_of(
+            "terroristes",
             "<b>Lutte</b> contre le terrorisme & ses réseaux",
             Language::Fr,
-            &terms,
-            &mut Matches::default(),
         )
         .expect("test value");
         assert_eq!(
@@ -134,10 +161,7 @@ mod tests {
     #[test]
     fn long_texts_are_cut_around_the_first_match() {
         let text = format!("{} needle {}", "word ".repeat(100), "tail ".repeat(100));
-        let terms = TextQuery::parse("needle")
-            .expect("test value")
-            .highlight_terms(Language::En);
-        let s = snippet(&text, Language::En, &terms, &mut Matches::default()).expect("test value");
+        let s = snippet_of("needle", &text, Language::En).expect("test value");
         assert!(s.starts_with('…') && s.ends_with('…'), "{s}");
         assert!(s.contains("<mark>needle</mark>"));
         assert!(s.chars().count() < SNIPPET_CHARS + 40);
@@ -146,10 +170,7 @@ mod tests {
     #[test]
     fn every_match_inside_the_cut_is_marked_and_none_after_it() {
         let text = format!("needle hay needle {} needle", "hay ".repeat(100));
-        let terms = TextQuery::parse("needle")
-            .expect("test value")
-            .highlight_terms(Language::En);
-        let s = snippet(&text, Language::En, &terms, &mut Matches::default()).expect("test value");
+        let s = snippet_of("needle", &text, Language::En).expect("test value");
         assert!(
             s.starts_with("<mark>needle</mark> hay <mark>needle</mark> hay"),
             "{s}"
@@ -160,18 +181,7 @@ mod tests {
 
     #[test]
     fn no_match_no_snippet() {
-        let terms = TextQuery::parse("absent")
-            .expect("test value")
-            .highlight_terms(Language::En);
-        assert_eq!(
-            snippet(
-                "nothing here",
-                Language::En,
-                &terms,
-                &mut Matches::default()
-            ),
-            None
-        );
+        assert_eq!(snippet_of("absent", "nothing here", Language::En), None);
     }
 
     #[test]
@@ -183,12 +193,11 @@ mod tests {
             ("Le terrorisme, encore", Language::Fr),
             ("terrorist networks", Language::En),
         ];
-        let mut seen = Matches::default();
+        let mut page = Highlighter::new(&q);
         for (text, language) in texts {
-            let terms = q.highlight_terms(language);
             assert_eq!(
-                snippet(text, language, &terms, &mut seen),
-                snippet(text, language, &terms, &mut Matches::default()),
+                page.snippet(text, language),
+                Highlighter::new(&q).snippet(text, language),
                 "{text}"
             );
         }
