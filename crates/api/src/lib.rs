@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod memory;
 pub mod metrics;
 pub mod routes;
 pub mod server;

@@ -1,0 +1,25 @@
+//! How the process allocates memory: one setting of glibc's allocator, made at start-up.
+
+/// Blocks of at least this size are mapped from the system one by one and given back
+/// when freed. glibc's own threshold starts at 128 KiB and rises to the size of the
+/// largest mapped block freed so far, up to 32 MiB. After one sign-in (argon2's 19 MiB
+/// blocks) or one search of a frequent word (FTS5 reads its doclist into one buffer),
+/// blocks of that size come from the heaps instead, and stay resident there after use, in
+/// each thread's heap (glibc keeps up to 8 per core). Fixed at 4 MiB, a million-item
+/// SQLite server's peak fell from about 330 to about 275 MB, with no figure slower beyond
+/// noise (bench/README.md, 2026-11-30).
+pub const MMAP_THRESHOLD: usize = 4 << 20;
+
+/// Fixes glibc's mmap threshold at [`MMAP_THRESHOLD`], unless the operator chose one with
+/// `MALLOC_MMAP_THRESHOLD_`. Call it first in `main`, before other threads start. Nothing
+/// to do with another C library.
+pub fn keep_large_blocks_out_of_heaps() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+        // SAFETY: mallopt only sets a parameter of glibc's allocator, and is thread-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD as libc::c_int);
+        }
+    }
+}
