@@ -161,6 +161,24 @@ fn sqlite_database() -> Option<(TestDatabase, compact_db::Database)> {
     Some((test_db, db))
 }
 
+/// The first active coordinator of the demo data.
+fn a_coordinator(conn: &mut DbConnection) -> Principal {
+    let (user, org): (String, String) = users::table
+        .filter(users::status.eq("active"))
+        .filter(users::role.eq("coordinator"))
+        .select((users::id, users::organization_id))
+        .order(users::id)
+        .first(conn)
+        .expect("a coordinator");
+    Principal {
+        user_id: user,
+        org_id: org,
+        role: Role::Coordinator,
+        api_key: None,
+        mfa_satisfied: true,
+    }
+}
+
 #[test]
 fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     let Some((_test_db, db)) = sqlite_database() else {
@@ -183,20 +201,7 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     let words = ["zebrafinch", "kestrel", "report", "sanction"];
     assert_in_step(conn, &words, "demo data");
 
-    let (user, org): (String, String) = users::table
-        .filter(users::status.eq("active"))
-        .filter(users::role.eq("coordinator"))
-        .select((users::id, users::organization_id))
-        .order(users::id)
-        .first(conn)
-        .expect("a coordinator");
-    let author = Principal {
-        user_id: user,
-        org_id: org,
-        role: Role::Coordinator,
-        api_key: None,
-        mfa_satisfied: true,
-    };
+    let author = a_coordinator(conn);
     let actor = author.audit_actor(None, None);
     let mut created = Vec::new();
     for n in 0..6 {
@@ -292,9 +297,33 @@ fn index_segments_are_merged_apart_from_the_writes() {
             None,
         );
         assert_eq!(automerge, [0], "{table}");
+        let merge_widths = rowids(
+            conn,
+            &format!(
+                "SELECT v AS rowid FROM {table}_config \
+                 WHERE k IN ('usermerge', 'crisismerge') ORDER BY k"
+            ),
+            None,
+        );
+        assert_eq!(merge_widths, [64, 16], "{table}: crisismerge, usermerge");
     }
-    // Each demo item is written in a transaction of its own: a segment each.
-    support::seed_demo(conn);
+    // Each item is written in a transaction of its own: a segment each, and more than the
+    // 16 on a level that the merger waits for.
+    let mail = support::seed_demo(conn);
+    let author = a_coordinator(conn);
+    let actor = author.audit_actor(None, None);
+    for _ in 0..20 {
+        shared::create(
+            conn,
+            &author,
+            ItemKind::Update,
+            &input("Border security report"),
+            None,
+            &mail,
+            &actor,
+        )
+        .expect("created");
+    }
     let matching = |conn: &mut DbConnection, table: &str| {
         let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid");
         ["secur", "border OR cooper", "financ"]

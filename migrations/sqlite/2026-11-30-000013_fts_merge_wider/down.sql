@@ -1,0 +1,4 @@
+INSERT INTO item_search (item_search, rank) VALUES ('usermerge', 4);
+INSERT INTO item_search (item_search, rank) VALUES ('crisismerge', 16);
+INSERT INTO item_search_recent (item_search_recent, rank) VALUES ('usermerge', 4);
+INSERT INTO item_search_recent (item_search_recent, rank) VALUES ('crisismerge', 16);
