@@ -6,16 +6,26 @@
 /// blocks) or one search of a frequent word (FTS5 reads its doclist into one buffer),
 /// blocks of that size come from the heaps instead, and stay resident there after use, in
 /// each thread's heap (glibc keeps up to 8 per core). Fixed at 4 MiB, a million-item
-/// SQLite server's peak fell from about 330 to about 275 MB, with no figure slower beyond
-/// noise (bench/README.md, 2026-11-30).
+/// SQLite server's peak over searches, GETs, the feed, sign-ins and POSTs fell from
+/// 323–346 to 257–297 MB, with no figure slower beyond noise (bench/README.md, 2026-11-30).
 pub const MMAP_THRESHOLD: usize = 4 << 20;
 
-/// Fixes glibc's mmap threshold at [`MMAP_THRESHOLD`], unless the operator chose one with
-/// `MALLOC_MMAP_THRESHOLD_`. Call it first in `main`, before other threads start. Nothing
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const _: () = assert!(MMAP_THRESHOLD <= libc::c_int::MAX as usize);
+
+/// Whether the operator set the threshold, the old way or through glibc's tunables.
+pub fn chosen_by_operator() -> bool {
+    std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some()
+        || std::env::var("GLIBC_TUNABLES")
+            .is_ok_and(|tunables| tunables.contains("glibc.malloc.mmap_threshold"))
+}
+
+/// Fixes glibc's mmap threshold at [`MMAP_THRESHOLD`], unless the operator chose one
+/// ([`chosen_by_operator`]). Call it first in `main`, before other threads start. Nothing
 /// to do with another C library.
 pub fn keep_large_blocks_out_of_heaps() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
+    if !chosen_by_operator() {
         // SAFETY: mallopt only sets a parameter of glibc's allocator, and is thread-safe.
         #[allow(unsafe_code)]
         unsafe {

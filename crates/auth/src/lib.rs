@@ -3,6 +3,9 @@
 //! Storage goes through `compact-db`; nothing here knows HTTP. The permission table of the
 //! design (DESIGN §2) lives in [`policy`] and nowhere else.
 
+// The workspace denies unsafe code; only compact-api `memory` may allow it.
+#![forbid(unsafe_code)]
+
 pub mod accounts;
 pub mod api_keys;
 pub mod error;

@@ -289,6 +289,7 @@ pub fn finish(conn: &mut DbConnection) -> anyhow::Result<()> {
         DbConnection::Sqlite(_) => {
             // FTS5 merges nothing inside writes (its automerge is off, the server merges):
             // finish the merging here, or the server would spend its first minutes on it.
+            // It leaves up to 15 segments a level, as the server's merger does (`usermerge`).
             while compact_registry::search::index::merge_step(conn, 4096)? {}
             compact_db::refresh_statistics(conn)?;
             conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE);")?

@@ -6,6 +6,9 @@
 //! - `bare`: a bare actix-web JSON server (the baseline of the trivial authenticated GET);
 //! - `report`: medians, ratios to baselines and targets, as Markdown and JSON.
 
+// The workspace denies unsafe code; only compact-api `memory` may allow it.
+#![forbid(unsafe_code)]
+
 mod bare;
 mod capture;
 mod dataset;

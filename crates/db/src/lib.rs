@@ -5,6 +5,9 @@
 //! binary; the append-only, hash-chained audit store; and the mail outbox that other crates
 //! write to inside their own transactions.
 
+// The workspace denies unsafe code; only compact-api `memory` may allow it.
+#![forbid(unsafe_code)]
+
 pub mod audit;
 mod connection;
 mod error;

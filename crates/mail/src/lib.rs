@@ -2,6 +2,9 @@
 //! files when no SMTP server is configured), retries with exponential backoff and gives up
 //! after a configured number of attempts, keeping the message as `failed`.
 
+// The workspace denies unsafe code; only compact-api `memory` may allow it.
+#![forbid(unsafe_code)]
+
 #[cfg(feature = "testing")]
 pub mod testing;
 mod transport;

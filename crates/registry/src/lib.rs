@@ -1,6 +1,9 @@
 //! The Compact's registry: organizations and groups (and, as they land, nominations,
 //! documents, updates, audiences and search). Nothing here knows HTTP.
 
+// The workspace denies unsafe code; only compact-api `memory` may allow it.
+#![forbid(unsafe_code)]
+
 pub mod attachments;
 pub mod audience;
 pub mod demo;

@@ -310,6 +310,10 @@ fn index_segments_are_merged_apart_from_the_writes() {
     // Each item is written in a transaction of its own: a segment each, and more than the
     // 16 on a level that the merger waits for.
     let mail = support::seed_demo(conn);
+    assert!(
+        !search::index::merge_step(conn, 64).expect("merge step"),
+        "the demo's 15 segments a table are fewer than a merge waits for"
+    );
     let author = a_coordinator(conn);
     let actor = author.audit_actor(None, None);
     for _ in 0..20 {

@@ -127,8 +127,9 @@ struct Changes {
 /// of its own, so a writer waits for one small step at most. FTS5's own automerge, which
 /// ran inside the writing transactions in lumps of up to 64 × (levels) pages, is off
 /// (migration `2026-11-30-000012_fts_merge_apart`); the server calls this until it finds
-/// nothing left to merge. A level is merged once it holds 16 segments (`usermerge`,
-/// migration `2026-11-30-000013_fts_merge_wider`). Whether any table had work to do; always `false` on PostgreSQL.
+/// nothing left to merge. A step merges only once some level holds 16 segments
+/// (`usermerge`, migration `2026-11-30-000013_fts_merge_wider`), or to go on with a merge
+/// already begun. Whether any table had work to do; always `false` on PostgreSQL.
 pub fn merge_step(conn: &mut DbConnection, pages: i64) -> Result<bool, RegistryError> {
     if let DbConnection::Pg(_) = conn {
         return Ok(false);
