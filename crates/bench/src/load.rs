@@ -4,6 +4,8 @@
 //! `search::index` does). On PostgreSQL the migration's trigger builds each row's tsvector.
 //! Multi-row inserts in large transactions.
 
+use std::collections::HashMap;
+
 use chrono::NaiveDateTime;
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -231,22 +233,32 @@ pub fn items(
     Ok(())
 }
 
-/// Each item's `item_search_map` number, from `first_seq` on.
+/// Each item's `item_search_map` number, from `first_seq` on, beside the `seq` the items
+/// table gave it (as `search::index::index_item` writes them).
 fn sqlite_map(
     c: &mut diesel::SqliteConnection,
     chunk: &[GeneratedItem],
     first_seq: i64,
 ) -> QueryResult<()> {
-    let map: Vec<_> = chunk
+    let ids: Vec<&str> = chunk.iter().map(|i| i.row.id.as_str()).collect();
+    let item_seqs: HashMap<String, i64> = items::table
+        .filter(items::id.eq_any(&ids))
+        .select((items::id, items::seq))
+        .load(c)?
+        .into_iter()
+        .collect();
+    let map = chunk
         .iter()
         .enumerate()
         .map(|(n, i)| {
-            (
+            let item_seq = *item_seqs.get(&i.row.id).ok_or(diesel::NotFound)?;
+            Ok((
                 item_search_map::seq.eq(first_seq + n as i64),
                 item_search_map::item_id.eq(&i.row.id),
-            )
+                item_search_map::item_seq.eq(item_seq),
+            ))
         })
-        .collect();
+        .collect::<QueryResult<Vec<_>>>()?;
     diesel::insert_into(item_search_map::table)
         .values(&map)
         .execute(c)?;

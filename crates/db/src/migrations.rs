@@ -42,6 +42,25 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     reverted.map_err(|e| DbError::Migration(e.to_string()))
 }
 
+/// Reverts applied migrations, newest first, through the one whose name starts with
+/// `version` (its folder name's digits, as in `20261130000014`: tests that check a
+/// migration on existing rows); returns their versions.
+pub fn revert_through(conn: &mut DbConnection, version: &str) -> Result<Vec<String>, DbError> {
+    let mut reverted = Vec::new();
+    loop {
+        let name = match conn {
+            DbConnection::Pg(c) => c.revert_last_migration(POSTGRES).map(|v| v.to_string()),
+            DbConnection::Sqlite(c) => c.revert_last_migration(SQLITE).map(|v| v.to_string()),
+        }
+        .map_err(|e| DbError::Migration(e.to_string()))?;
+        let done = name.starts_with(version);
+        reverted.push(name);
+        if done {
+            return Ok(reverted);
+        }
+    }
+}
+
 /// Migrations not applied yet.
 pub fn pending(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
     let pending = match conn {

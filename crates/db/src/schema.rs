@@ -321,6 +321,7 @@ diesel::table! {
     item_search_map (seq) {
         seq -> BigInt,
         item_id -> Text,
+        item_seq -> BigInt,
     }
 }
 

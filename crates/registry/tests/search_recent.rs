@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Text};
 
 use compact_auth::{Principal, Role};
-use compact_db::schema::{item_search_map, item_search_recent_range, users};
+use compact_db::schema::{item_search_map, item_search_recent_range, items, users};
 use compact_db::testing::TestDatabase;
 use compact_db::{Backend, DbConnection};
 use compact_registry::audience::{Recipients, Tlp};
@@ -95,6 +95,23 @@ fn assert_in_step(conn: &mut DbConnection, words: &[&str], when: &str) {
         );
         assert_eq!(found, expected, "{when}: rows matching {word}");
     }
+}
+
+/// Every item is in the map once, under its own `seq` (ranking reads the window's index
+/// rows by it).
+fn assert_map_in_step(conn: &mut DbConnection, when: &str) {
+    let mapped: Vec<(String, i64)> = item_search_map::table
+        .select((item_search_map::item_id, item_search_map::item_seq))
+        .order(item_search_map::item_id)
+        .load(conn)
+        .expect("map");
+    let items: Vec<(String, i64)> = items::table
+        .select((items::id, items::seq))
+        .order(items::id)
+        .load(conn)
+        .expect("items");
+    assert!(!items.is_empty(), "{when}: no items");
+    assert_eq!(mapped, items, "{when}: the map's item numbers");
 }
 
 /// The scores a ranked search gives its hits, and those `table`'s bm25 gives them.
@@ -269,6 +286,7 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     )
     .expect("deleted");
     assert_in_step(conn, &words, "after deleting");
+    assert_map_in_step(conn, "after creating, editing and deleting");
 
     // "ptarmigan" matches only rows the recent table holds, so its bm25 scores them;
     // "zebrafinch" matches older rows too, so the main table's does.
@@ -355,4 +373,70 @@ fn index_segments_are_merged_apart_from_the_writes() {
         matching(conn, "item_search_recent"),
     ];
     assert_eq!(before, after);
+}
+
+/// Migration `2026-11-30-000014_search_map_by_item` gives the rows mapped before it their
+/// item's `seq`, and its way down keeps the mapping; ranking reads through it.
+#[test]
+fn the_map_migration_numbers_existing_rows_and_reverts() {
+    const MIGRATION: &str = "20261130000014";
+    let Some((_test_db, db)) = sqlite_database() else {
+        return;
+    };
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    let mail = support::seed_demo(conn);
+    let author = a_coordinator(conn);
+    let actor = author.audit_actor(None, None);
+    for title in [
+        "Zebrafinch report",
+        "Zebrafinch and kestrel",
+        "Kestrel report",
+    ] {
+        shared::create(
+            conn,
+            &author,
+            ItemKind::Update,
+            &input(title),
+            None,
+            &mail,
+            &actor,
+        )
+        .expect("created");
+    }
+    let before = scores(conn, &author, "zebrafinch", "item_search");
+    let reverted = compact_db::migrations::revert_through(conn, MIGRATION).expect("down");
+    assert!(
+        reverted.iter().any(|name| name.starts_with(MIGRATION)),
+        "{reverted:?}"
+    );
+    let applied = compact_db::migrations::run_pending(conn).expect("up again");
+    assert_eq!(applied.len(), reverted.len(), "{applied:?}");
+    assert_map_in_step(conn, "after the migration ran on existing rows");
+    assert_eq!(
+        scores(conn, &author, "zebrafinch", "item_search"),
+        before,
+        "the same ranking"
+    );
+    // The rebuilt table numbers on from the old one's highest row.
+    let highest = |conn: &mut DbConnection| -> i64 {
+        item_search_map::table
+            .select(diesel::dsl::max(item_search_map::seq))
+            .first::<Option<i64>>(conn)
+            .expect("max")
+            .expect("rows")
+    };
+    let before = highest(conn);
+    shared::create(
+        conn,
+        &author,
+        ItemKind::Update,
+        &input("Zebrafinch again"),
+        None,
+        &mail,
+        &actor,
+    )
+    .expect("created");
+    assert_eq!(highest(conn), before + 1);
+    assert_map_in_step(conn, "after an item created since");
 }

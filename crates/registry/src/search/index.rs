@@ -12,7 +12,7 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 
 use compact_db::schema::{
-    item_search, item_search_map, item_search_recent, item_search_recent_range,
+    item_search, item_search_map, item_search_recent, item_search_recent_range, items,
 };
 
 use compact_db::{DbConnection, write_transaction};
@@ -28,8 +28,14 @@ pub fn index_item(conn: &mut DbConnection, item: &ItemRow) -> Result<(), Registr
         return Ok(());
     };
     let language: Language = item.language.parse().unwrap_or(Language::Other);
+    // The item's `seq` comes from the row itself (a trigger numbers it on insert).
     diesel::insert_or_ignore_into(item_search_map::table)
-        .values(item_search_map::item_id.eq(&item.id))
+        .values(
+            items::table
+                .filter(items::id.eq(&item.id))
+                .select((items::id, items::seq)),
+        )
+        .into_columns((item_search_map::item_id, item_search_map::item_seq))
         .execute(conn)?;
     let seq: i64 = item_search_map::table
         .filter(item_search_map::item_id.eq(&item.id))

@@ -300,16 +300,16 @@ fn rank_in_fts5(
         #[diesel(sql_type = Double)]
         score: f64,
     }
-    // The window's index rows and item ids, in one pass over items and the map: the pass
-    // below then joins nothing, where looking each doclist entry up in the map and the
-    // window cost a random page read or two per entry.
+    // The window's index rows and item ids, from the map's covering index alone (migration
+    // `2026-11-30-000014_search_map_by_item`): the pass below then joins nothing, where
+    // looking each doclist entry up in the map and the window cost a random page read or
+    // two per entry.
     let mut ids: HashMap<i64, String> = HashMap::with_capacity(window.len());
     // Bound parameters per statement stay far below SQLite's limit (32,766).
     for seqs in window.chunks(5_000) {
         let placeholders = vec!["?"; seqs.len()].join(", ");
         let mut query = diesel::sql_query(format!(
-            "SELECT m.seq AS rowid, i.id AS item_id FROM items i \
-             JOIN item_search_map m ON m.item_id = i.id WHERE i.seq IN ({placeholders})"
+            "SELECT seq AS rowid, item_id FROM item_search_map WHERE item_seq IN ({placeholders})"
         ))
         .into_boxed::<diesel::sqlite::Sqlite>();
         for seq in seqs {
