@@ -114,6 +114,17 @@ fn assert_map_in_step(conn: &mut DbConnection, when: &str) {
     assert_eq!(mapped, items, "{when}: the map's item numbers");
 }
 
+/// Moves the index map's AUTOINCREMENT counter `by` numbers on.
+fn skip_index_numbers(conn: &mut DbConnection, by: i64) {
+    let DbConnection::Sqlite(c) = conn else {
+        unreachable!("SQLite only")
+    };
+    diesel::sql_query("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = 'item_search_map'")
+        .bind::<BigInt, _>(by)
+        .execute(c)
+        .expect("counter moved");
+}
+
 /// The scores a ranked search gives its hits, and those `table`'s bm25 gives them.
 fn scores(
     conn: &mut DbConnection,
@@ -388,6 +399,9 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
     let mail = support::seed_demo(conn);
     let author = a_coordinator(conn);
     let actor = author.audit_actor(None, None);
+    // Index rows numbered well apart from their items, so that a map filled with the
+    // wrong number cannot pass.
+    skip_index_numbers(conn, 100);
     for title in [
         "Zebrafinch report",
         "Zebrafinch and kestrel",
@@ -404,7 +418,16 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
         )
         .expect("created");
     }
+    let apart: i64 = item_search_map::table
+        .inner_join(items::table)
+        .filter(item_search_map::seq.ne(items::seq))
+        .count()
+        .get_result(conn)
+        .expect("count");
+    assert!(apart >= 3, "index rows numbered apart from their items");
     let before = scores(conn, &author, "zebrafinch", "item_search");
+    // The counter stands past the highest row: the rebuilt table must go on from it.
+    skip_index_numbers(conn, 50);
     let reverted = compact_db::migrations::revert_through(conn, MIGRATION).expect("down");
     assert!(
         reverted.iter().any(|name| name.starts_with(MIGRATION)),
@@ -418,7 +441,7 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
         before,
         "the same ranking"
     );
-    // The rebuilt table numbers on from the old one's highest row.
+    // The rebuilt table numbers on from the old one's counter.
     let highest = |conn: &mut DbConnection| -> i64 {
         item_search_map::table
             .select(diesel::dsl::max(item_search_map::seq))
@@ -437,6 +460,6 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
         &actor,
     )
     .expect("created");
-    assert_eq!(highest(conn), before + 1);
+    assert_eq!(highest(conn), before + 51);
     assert_map_in_step(conn, "after an item created since");
 }
