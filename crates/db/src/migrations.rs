@@ -44,7 +44,8 @@ pub fn revert_all(conn: &mut DbConnection) -> Result<Vec<String>, DbError> {
 
 /// Reverts applied migrations, newest first, through the one whose name starts with
 /// `version` (its folder name's digits, as in `20261130000014`: tests that check a
-/// migration on existing rows); returns their versions.
+/// migration on existing rows); returns their versions. Should none match, it reverts
+/// every migration and then fails (nothing is left to revert).
 pub fn revert_through(conn: &mut DbConnection, version: &str) -> Result<Vec<String>, DbError> {
     let mut reverted = Vec::new();
     loop {
