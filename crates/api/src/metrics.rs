@@ -7,6 +7,7 @@ use prometheus::{
 };
 
 use compact_db::Database;
+use compact_registry::search::counts::CountIndex;
 
 pub struct Metrics {
     registry: Registry,
@@ -16,6 +17,8 @@ pub struct Metrics {
     pool_idle: IntGauge,
     outbox_pending: IntGauge,
     outbox_failed: IntGauge,
+    search_index_items: IntGauge,
+    search_index_limited: IntGauge,
 }
 
 impl Metrics {
@@ -55,6 +58,14 @@ impl Metrics {
                 "outbox_failed_messages",
                 "Mail given up after its last attempt",
             ),
+            search_index_items: gauge(
+                "search_count_index_items",
+                "Items the search count index holds (0 until it is loaded)",
+            ),
+            search_index_limited: gauge(
+                "search_count_index_limited",
+                "1 while searches count in SQL because the data went past the count index's limits",
+            ),
             registry,
             requests,
             latency,
@@ -66,6 +77,8 @@ impl Metrics {
             Box::new(metrics.pool_idle.clone()),
             Box::new(metrics.outbox_pending.clone()),
             Box::new(metrics.outbox_failed.clone()),
+            Box::new(metrics.search_index_items.clone()),
+            Box::new(metrics.search_index_limited.clone()),
         ] {
             metrics
                 .registry
@@ -87,7 +100,7 @@ impl Metrics {
     /// Reads the pool and the outbox (blocking: call off the async workers) and renders
     /// everything in the Prometheus text format. The outbox gauges keep their last value
     /// while the database is away.
-    pub fn render(&self, db: &Database) -> String {
+    pub fn render(&self, db: &Database, search_counts: &CountIndex) -> String {
         let pool = db.status();
         self.pool_idle.set(i64::from(pool.idle));
         self.pool_in_use
@@ -98,6 +111,13 @@ impl Metrics {
             self.outbox_pending.set(counts.pending);
             self.outbox_failed.set(counts.failed);
         }
+        // Not while a load holds the catalog: the gauge keeps its last value then.
+        if let Some(items) = search_counts.held_items_now() {
+            self.search_index_items
+                .set(i64::try_from(items).unwrap_or(i64::MAX));
+        }
+        self.search_index_limited
+            .set(i64::from(search_counts.limited().is_some()));
         let mut out = Vec::new();
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)

@@ -55,6 +55,7 @@ impl Platform {
         let index_merger = (state.db.backend() == compact_db::Backend::Sqlite)
             .then(|| tokio::spawn(merge_search_index(state.clone(), stopped.clone())));
         tokio::spawn(forget_idle_rate_limits(state.clone(), stopped));
+        tokio::spawn(warm_search_counts(state.clone()));
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(settings.header_timeout_secs))
             .client_disconnect_timeout(Duration::from_secs(5))
@@ -110,6 +111,26 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     Platform::launch(Arc::new(settings), db, listener)?
         .run()
         .await
+}
+
+/// Loads the search count index in the background, so that the first search after a start
+/// does not wait seconds for it (searches that come sooner wait for this load, not for one
+/// of their own).
+async fn warm_search_counts(state: web::Data<AppState>) {
+    let (db, counts) = (state.db.clone(), state.search_counts.clone());
+    let started = std::time::Instant::now();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let mut conn = db.get()?;
+        counts.warm(&mut conn)
+    })
+    .await;
+    let ms = started.elapsed().as_millis() as u64;
+    match outcome {
+        Ok(Ok(items)) => tracing::info!(items, ms, "search count index loaded"),
+        // The first search tries again (or counts in SQL, if the index cannot hold the data).
+        Ok(Err(error)) => tracing::warn!(%error, ms, "loading the search count index failed"),
+        Err(error) => tracing::error!(%error, "loading the search count index panicked"),
+    }
 }
 
 /// Scheduled registry work (term expiry, activating approved focal points) every

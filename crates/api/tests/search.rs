@@ -404,3 +404,57 @@ async fn a_search_key_without_a_read_scope_does_not_reach_that_kind() {
         .expect("search");
     problem(asked_for_documents, 403).await;
 }
+
+/// The count index is loaded when the server starts, before any search asks for it, and
+/// `/metrics` says how many items it holds.
+#[tokio::test]
+async fn the_count_index_is_loaded_at_start_up_before_any_search() {
+    let (test_db, db) = compact_db::testing::TestDatabase::migrated();
+    let live = {
+        use diesel::prelude::*;
+        let mut conn = db.get().expect("connection");
+        let mail = compact_auth::accounts::MailContext {
+            public_url: "https://compact.test".into(),
+            message_domain: "compact.test".into(),
+        };
+        compact_registry::demo::seed(&mut conn, "not-a-real-hash", &mail)
+            .expect("demo")
+            .expect("seeded");
+        compact_db::schema::items::table
+            .filter(compact_db::schema::items::deleted_at.is_null())
+            .count()
+            .get_result::<i64>(&mut *conn)
+            .expect("count")
+    };
+    assert!(live > 10, "the demo has items ({live})");
+    let app = TestApp::builder()
+        .database_url(test_db.url().clone())
+        .spawn()
+        .await;
+    let wanted = format!("compact_search_count_index_items {live}\n");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let text = app.get("/metrics").await.text().await.expect("text");
+        if text.contains(&wanted) {
+            assert!(
+                text.contains("compact_search_count_index_limited 0\n"),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the index was not loaded: {}",
+            text.lines()
+                .filter(|l| l.contains("search_count_index"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let searches = app.get("/metrics").await.text().await.expect("text");
+    assert!(
+        !searches.contains(r#"route="/api/v1/search""#),
+        "no search was made"
+    );
+}

@@ -335,3 +335,42 @@ fn searches_count_in_sql_when_the_count_index_cannot_hold_an_item() {
         assert_eq!(ids, [created.row.id.as_str()], "{sort:?}");
     }
 }
+
+#[test]
+fn a_warmed_index_holds_every_live_item_and_counts_what_came_after() {
+    let (_test_db, db) = TestDatabase::migrated();
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    let mail = support::seed_demo(conn);
+    let fixture = fixture(conn);
+    let live = |conn: &mut DbConnection| -> u64 {
+        let n: i64 = items::table
+            .filter(items::deleted_at.is_null())
+            .count()
+            .get_result(conn)
+            .expect("count");
+        n as u64
+    };
+    let index = CountIndex::default();
+    assert_eq!(index.held_items_now(), Some(0), "nothing before warming");
+    let held = index.warm(conn).expect("warmed");
+    assert_eq!(held, live(conn));
+    assert_eq!(index.held_items_now(), Some(held));
+    // Warming again reads nothing new.
+    assert_eq!(index.warm(conn).expect("warm again"), held);
+
+    let author = fixture.viewers[0].clone();
+    shared::create(
+        conn,
+        &author,
+        ItemKind::Update,
+        &input(Tlp::Clear, Recipients::default(), Language::En),
+        None,
+        &mail,
+        &author.audit_actor(None, None),
+    )
+    .expect("created");
+    assert_counts_agree(conn, &index, &fixture, "an item created after warming");
+    assert_eq!(index.held_items_now(), Some(held + 1));
+    assert_eq!(live(conn), held + 1);
+}

@@ -49,7 +49,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<web::Json<Health>, Api
 #[get("/metrics")]
 pub async fn metrics(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let state = state.into_inner();
-    let text = web::block(move || state.metrics.render(&state.db))
+    let text = web::block(move || state.metrics.render(&state.db, &state.search_counts))
         .await
         .map_err(|e| ApiError::Internal(e.into()))?;
     Ok(HttpResponse::Ok()

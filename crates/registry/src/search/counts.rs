@@ -909,19 +909,46 @@ impl CountIndex {
         request: &SearchRequest,
         newest: Newest,
     ) -> Result<Counted, RegistryError> {
+        self.within_limits(|| self.count_now(conn, viewer, request, newest))
+    }
+
+    /// Loads the catalog now, so that the first search after start-up does not wait for it
+    /// (seconds at a million items). Returns how many items it holds.
+    pub fn warm(&self, conn: &mut DbConnection) -> Result<u64, RegistryError> {
+        self.within_limits(|| {
+            in_snapshot(conn, |conn| {
+                let watermark = last_change(conn)?;
+                Ok(self.catalog_at(conn, watermark)?.alive.len())
+            })
+        })
+    }
+
+    /// How many items the catalog holds (0 before it is loaded), or None while a load or
+    /// catch-up holds it: this never waits.
+    pub fn held_items_now(&self) -> Option<u64> {
+        let catalog = self.catalog.try_read()?;
+        Some(catalog.as_ref().map_or(0, |c| c.alive.len()))
+    }
+
+    /// Runs `use_index` unless the index met one of its limits lately, and remembers it
+    /// when it meets one now.
+    fn within_limits<T>(
+        &self,
+        use_index: impl FnOnce() -> Result<T, RegistryError>,
+    ) -> Result<T, RegistryError> {
         if let Some((since, reason)) = &*self.limited.lock()
             && since.elapsed() < RETRY_AFTER_LIMIT
         {
             return Err(RegistryError::CountIndexLimit(reason.clone()));
         }
-        let counted = self.count_now(conn, viewer, request, newest);
-        if let Err(RegistryError::CountIndexLimit(reason)) = &counted {
+        let outcome = use_index();
+        if let Err(RegistryError::CountIndexLimit(reason)) = &outcome {
             tracing::error!(%reason, "the search count index cannot hold the data: searches count in SQL for the next 10 minutes");
             *self.limited.lock() = Some((std::time::Instant::now(), reason.clone()));
             // Half caught up, it is no longer a snapshot of anything: the next try loads anew.
             *self.catalog.write() = None;
         }
-        counted
+        outcome
     }
 
     /// Why searches count in SQL now, if they do (the index met one of its limits).
@@ -940,14 +967,7 @@ impl CountIndex {
         request: &SearchRequest,
         newest: Newest,
     ) -> Result<Counted, RegistryError> {
-        // One snapshot for the watermark and every read after it. Otherwise an item
-        // written at or below the watermark and again above it before the catch-up read
-        // would fall out of the rows read, and be counted in its older audience.
-        conn.transaction(|conn| {
-            if let DbConnection::Pg(_) = conn {
-                diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                    .execute(conn)?;
-            }
+        in_snapshot(conn, |conn| {
             let watermark = last_change(conn)?;
             let groups: Vec<String> = match viewer {
                 Viewer::User { org_id, .. } => group_members::table
@@ -1020,6 +1040,22 @@ impl CountIndex {
         self.terms.insert(key, set.clone());
         Ok(set)
     }
+}
+
+/// `read` in one snapshot for the watermark and every read after it. Otherwise an item
+/// written at or below the watermark and again above it before the catch-up read would
+/// fall out of the rows read, and be counted in its older audience.
+fn in_snapshot<T>(
+    conn: &mut DbConnection,
+    read: impl FnOnce(&mut DbConnection) -> Result<T, RegistryError>,
+) -> Result<T, RegistryError> {
+    conn.transaction(|conn| {
+        if let DbConnection::Pg(_) = conn {
+            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(conn)?;
+        }
+        read(conn)
+    })
 }
 
 /// The text's matches, read whole. Rows written after `watermark` may be in their newer
