@@ -146,6 +146,13 @@ for BACKEND in $BACKENDS; do
     COMPACT_LOGIN_BURST=1000000000 COMPACT_LOGIN_REPLENISH_MS=1 \
     "$BIN/compact" serve --bind "127.0.0.1:$PORT" >"$WORK/server-$BACKEND.log" 2>&1 & SERVER=$!
   until curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do sleep 0.2; done
+  # Idle means once start-up work is done: the search count index loads in the background
+  # (COMPACT_SEARCH_INDEX_AT_START), and its memory is part of what an idle server holds.
+  for _ in $(seq 240); do
+    curl -fsS "http://127.0.0.1:$PORT/metrics" |
+      grep -Eq '^compact_search_count_index_(items [1-9]|limited 1)' && break
+    sleep 0.5
+  done
   sleep 1
   IDLE_KB=$(rss_kb "$SERVER" VmRSS)
   AUTH="Authorization: Bearer $(token)"

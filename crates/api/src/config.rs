@@ -104,6 +104,9 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
+    /// Load the search count index as the server starts (about 80 MB and 5 s at a million
+    /// items), rather than on the first search, which would then wait for it.
+    pub search_index_at_start: bool,
     /// Delivery attempts before a message is kept as `failed`.
     pub mail_max_attempts: u32,
     /// How often the outbox is checked, in milliseconds.
@@ -156,6 +159,7 @@ impl Default for Settings {
             body_timeout_secs: 30,
             header_timeout_secs: 10,
             scheduler_interval_secs: 60,
+            search_index_at_start: true,
             mail_max_attempts: 8,
             mail_poll_interval_ms: 2000,
         }

@@ -55,7 +55,9 @@ impl Platform {
         let index_merger = (state.db.backend() == compact_db::Backend::Sqlite)
             .then(|| tokio::spawn(merge_search_index(state.clone(), stopped.clone())));
         tokio::spawn(forget_idle_rate_limits(state.clone(), stopped));
-        tokio::spawn(warm_search_counts(state.clone()));
+        if settings.search_index_at_start {
+            tokio::spawn(warm_search_counts(state.clone()));
+        }
         let mut server = HttpServer::new(move || build_app(state.clone()))
             .client_request_timeout(Duration::from_secs(settings.header_timeout_secs))
             .client_disconnect_timeout(Duration::from_secs(5))

@@ -405,28 +405,41 @@ async fn a_search_key_without_a_read_scope_does_not_reach_that_kind() {
     problem(asked_for_documents, 403).await;
 }
 
+/// A database holding the demo, and how many live items it has.
+fn demo_database() -> (compact_db::testing::TestDatabase, i64) {
+    use diesel::prelude::*;
+    let (test_db, db) = compact_db::testing::TestDatabase::migrated();
+    let mut conn = db.get().expect("connection");
+    let mail = compact_auth::accounts::MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    };
+    compact_registry::demo::seed(&mut conn, "not-a-real-hash", &mail)
+        .expect("demo")
+        .expect("seeded");
+    let live = compact_db::schema::items::table
+        .filter(compact_db::schema::items::deleted_at.is_null())
+        .count()
+        .get_result::<i64>(&mut *conn)
+        .expect("count");
+    assert!(live > 10, "the demo has items ({live})");
+    (test_db, live)
+}
+
+/// The `/metrics` lines about the search count index.
+async fn index_metrics(app: &TestApp) -> String {
+    let text = app.get("/metrics").await.text().await.expect("text");
+    text.lines()
+        .filter(|l| l.starts_with("compact_search_count_index"))
+        .map(|l| format!("{l}\n"))
+        .collect()
+}
+
 /// The count index is loaded when the server starts, before any search asks for it, and
 /// `/metrics` says how many items it holds.
 #[tokio::test]
 async fn the_count_index_is_loaded_at_start_up_before_any_search() {
-    let (test_db, db) = compact_db::testing::TestDatabase::migrated();
-    let live = {
-        use diesel::prelude::*;
-        let mut conn = db.get().expect("connection");
-        let mail = compact_auth::accounts::MailContext {
-            public_url: "https://compact.test".into(),
-            message_domain: "compact.test".into(),
-        };
-        compact_registry::demo::seed(&mut conn, "not-a-real-hash", &mail)
-            .expect("demo")
-            .expect("seeded");
-        compact_db::schema::items::table
-            .filter(compact_db::schema::items::deleted_at.is_null())
-            .count()
-            .get_result::<i64>(&mut *conn)
-            .expect("count")
-    };
-    assert!(live > 10, "the demo has items ({live})");
+    let (test_db, live) = demo_database();
     let app = TestApp::builder()
         .database_url(test_db.url().clone())
         .spawn()
@@ -434,27 +447,51 @@ async fn the_count_index_is_loaded_at_start_up_before_any_search() {
     let wanted = format!("compact_search_count_index_items {live}\n");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let text = app.get("/metrics").await.text().await.expect("text");
-        if text.contains(&wanted) {
+        let metrics = index_metrics(&app).await;
+        if metrics.contains(&wanted) {
             assert!(
-                text.contains("compact_search_count_index_limited 0\n"),
-                "{text}"
+                metrics.contains("compact_search_count_index_limited 0\n"),
+                "{metrics}"
             );
             break;
         }
         assert!(
             std::time::Instant::now() < deadline,
-            "the index was not loaded: {}",
-            text.lines()
-                .filter(|l| l.contains("search_count_index"))
-                .collect::<Vec<_>>()
-                .join("\n")
+            "the index was not loaded: {metrics}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    let searches = app.get("/metrics").await.text().await.expect("text");
+    let all = app.get("/metrics").await.text().await.expect("text");
     assert!(
-        !searches.contains(r#"route="/api/v1/search""#),
+        !all.contains(r#"route="/api/v1/search""#),
         "no search was made"
+    );
+}
+
+/// With `search_index_at_start` off, the index stays empty until the first search loads it.
+#[tokio::test]
+async fn without_loading_at_start_the_first_search_loads_the_count_index() {
+    let (test_db, live) = demo_database();
+    let app = TestApp::builder()
+        .database_url(test_db.url().clone())
+        .search_index_on_first_search()
+        .spawn()
+        .await;
+    // Loading the demo takes milliseconds: had it started, it would be done.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let metrics = index_metrics(&app).await;
+    assert!(
+        metrics.contains("compact_search_count_index_items 0\n"),
+        "{metrics}"
+    );
+    let org = app.create_org("WARM", "compact_entity");
+    app.create_user(&org, "warm@compact.test", "member");
+    let (token, _) = app.tokens("warm@compact.test").await;
+    let response = app.get_as(&token, "/api/v1/search?q=report").await;
+    assert_eq!(response.status(), 200);
+    let metrics = index_metrics(&app).await;
+    assert!(
+        metrics.contains(&format!("compact_search_count_index_items {live}\n")),
+        "{metrics}"
     );
 }

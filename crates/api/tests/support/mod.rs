@@ -39,6 +39,7 @@ pub struct TestAppBuilder {
     attachment_max_bytes: Option<u64>,
     cors_allowed_origins: Vec<String>,
     without_docs: bool,
+    search_index_on_first_search: bool,
 }
 
 impl TestAppBuilder {
@@ -69,6 +70,12 @@ impl TestAppBuilder {
     /// Per-IP credential-route burst (tests default to a large one).
     pub fn login_burst(mut self, burst: u32) -> Self {
         self.login_burst = Some(burst);
+        self
+    }
+
+    /// The search count index loaded by the first search, not as the server starts.
+    pub fn search_index_on_first_search(mut self) -> Self {
+        self.search_index_on_first_search = true;
         self
     }
 
@@ -126,6 +133,7 @@ impl TestAppBuilder {
             header_timeout_secs: 1,
             docs_enabled: !self.without_docs,
             openapi_enabled: !self.without_docs,
+            search_index_at_start: !self.search_index_on_first_search,
             ..Settings::default()
         };
         let (test_db, db) = match self.database_url {
