@@ -338,7 +338,7 @@ pub fn write_grants(
 
 /// Who is reading: nobody (the public read endpoints) or an active user of an active
 /// organization.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Viewer {
     Anonymous,
     User { user_id: String, org_id: String },

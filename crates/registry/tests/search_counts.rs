@@ -166,6 +166,8 @@ fn the_count_index_agrees_with_sql_through_every_kind_of_change() {
     let fixture = fixture(conn);
     let index = CountIndex::default();
     assert_counts_agree(conn, &index, &fixture, "demo data");
+    // The same searches again, with nothing written: the counts of the first are reused.
+    assert_counts_agree(conn, &index, &fixture, "demo data, asked again");
 
     // New items: for everyone, for a group, for named users.
     let author = fixture.viewers[0].clone();

@@ -42,7 +42,7 @@ pub enum Sort {
     Newest,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
 pub struct Filters {
     pub kind: Option<ItemKind>,
     pub doc_type: Option<String>,

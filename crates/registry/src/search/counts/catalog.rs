@@ -1,105 +1,24 @@
-//! The exact total and facet counts of a search, from memory instead of a pass over every
-//! visible match (which took seconds for a frequent term at a million items).
-//!
-//! What is kept, per process, and where it comes from:
-//! - a [`Catalog`]: each item's facet fields, and one bitmap of items per audience grant
-//!   (the `item_access` rows) and per tag (the `item_tags` rows), loaded on the first
-//!   search;
-//! - a bitmap per searched text ([`TermSet`]): the rows the database's own text condition
-//!   matched, so what counts as a match is exactly what the page query uses. These are kept
-//!   in a cache bounded by [`TERM_CACHE_BYTES`].
-//!
-//! Items are identified by their `seq`. Every write of an item draws a new `change_seq`,
-//! in commit order (see migration `2026-11-29-000010_item_changes`), so each search reads
-//! the highest change number and re-reads only the rows written since the bitmaps were
-//! made. Counts are therefore exact as of the search: several nodes share one database
-//! and stay right. A viewer's audience is the union of the grant bitmaps the audience SQL
-//! (`audience::visible_items`) ORs: public, platform, their organization, themselves, and
-//! their organization's groups, read from `group_members` on every search.
+//! What the count index keeps of every item: its facet fields as codes, and bitmaps of items
+//! per audience grant, tag, field value and day of creation; and how they are counted.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
 
 use chrono::NaiveDateTime;
-use diesel::dsl::{max, sql};
+use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
-use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use roaring::RoaringBitmap;
 
-use compact_db::schema::{
-    group_members, item_access, item_search, item_search_map, item_tags, items,
-};
+use compact_db::schema::{item_access, item_tags, items};
 use compact_db::{DbConnection, MultiBackend};
 
-use super::{Facets, MAX_TAG_FACETS, SearchRequest, text_condition};
+use super::{Counted, Newest, seq_of};
 use crate::RegistryError;
 use crate::audience::Viewer;
-
-/// Memory for the bitmaps of searched texts: at a million items one bitmap takes at most
-/// 128 KiB, so a few hundred recent searches stay warm.
-pub const TERM_CACHE_BYTES: u64 = 48 * 1024 * 1024;
+use crate::search::{Facets, MAX_TAG_FACETS, SearchRequest};
 
 /// Rows read per statement while loading, so a million items never sit in memory as rows.
 const LOAD_CHUNK: i64 = 50_000;
-
-/// Above this many changed items, a text's bitmap is made again rather than patched.
-const TERM_PATCH_MAX: usize = 2_000;
-
-/// What a search's matches add up to.
-pub struct Counted {
-    pub total: i64,
-    pub facets: Facets,
-    /// The `seq`s of the newest matches asked for (see [`Newest`]), newest first.
-    pub newest: Vec<i64>,
-    /// Whether more matches are older than those in `newest`.
-    pub older: bool,
-}
-
-/// Which of the newest matches a search wants named.
-#[derive(Debug, Clone, Copy)]
-pub enum Newest {
-    /// The newest this-many.
-    First(usize),
-    /// Every match that could be on a newest-first page of `limit` rows after a cursor at
-    /// `before` (micros): the newest `limit` created at or before it, plus those created at
-    /// that same instant (the cursor's own item among them) and all ties at the boundary.
-    Page { limit: usize, before: Option<i64> },
-}
-
-/// Counts of searches, kept across requests. Cheap to share: clone the `Arc`.
-pub struct CountIndex {
-    catalog: RwLock<Option<Catalog>>,
-    terms: moka::sync::Cache<String, Arc<TermSet>>,
-    /// When and why the data last went past what the index can hold: until
-    /// [`RETRY_AFTER_LIMIT`] has passed, searches count in SQL without trying again (each
-    /// try could read every item).
-    limited: parking_lot::Mutex<Option<(std::time::Instant, String)>>,
-}
-
-/// How long a search counts in SQL after the index met one of its limits.
-const RETRY_AFTER_LIMIT: std::time::Duration = std::time::Duration::from_secs(600);
-
-impl Default for CountIndex {
-    fn default() -> Self {
-        CountIndex {
-            catalog: RwLock::new(None),
-            terms: moka::sync::Cache::builder()
-                .weigher(|_text: &String, set: &Arc<TermSet>| {
-                    u32::try_from(set.members.serialized_size()).unwrap_or(u32::MAX)
-                })
-                .max_capacity(TERM_CACHE_BYTES)
-                .build(),
-            limited: parking_lot::Mutex::new(None),
-        }
-    }
-}
-
-/// The items one text matches, as of `watermark`.
-struct TermSet {
-    watermark: i64,
-    members: RoaringBitmap,
-}
 
 /// The facet fields, as codes into [`Catalog::values`], in this order.
 const KIND: usize = 0;
@@ -164,13 +83,13 @@ type Grantee = (String, String);
 /// Facets are counted in one pass over the matches, reading each one's codes: 18 bytes an
 /// item, apart from its other facts. One intersection per field value instead took most of a
 /// search's time for tens of thousands of matches and a hundred organizations.
-struct Catalog {
-    watermark: i64,
+pub(super) struct Catalog {
+    pub(super) watermark: i64,
     /// Each item's creation instant (micros), [`ABSENT`] before it was read.
     created: Vec<i64>,
     codes: Vec<ItemCodes>,
     /// The items not deleted.
-    alive: RoaringBitmap,
+    pub(super) alive: RoaringBitmap,
     /// Per field, the items of each value (by code).
     by_value: [Vec<RoaringBitmap>; 5],
     /// The items created on each day (micros ÷ a day's), for the newest ones.
@@ -205,18 +124,6 @@ fn day_of(micros: i64) -> i64 {
     micros.div_euclid(DAY_MICROS)
 }
 
-/// The highest change number written so far (0 without items).
-pub(crate) fn last_change(conn: &mut DbConnection) -> Result<i64, RegistryError> {
-    let last: Option<i64> = items::table.select(max(items::change_seq)).first(conn)?;
-    Ok(last.unwrap_or(0))
-}
-
-/// An item's `seq` as a bitmap member (four billion items are far off).
-fn seq_of(seq: i64) -> Result<u32, RegistryError> {
-    u32::try_from(seq)
-        .map_err(|_| RegistryError::CountIndexLimit(format!("item seq {seq} is past u32::MAX")))
-}
-
 impl Catalog {
     fn empty(watermark: i64) -> Catalog {
         Catalog {
@@ -235,7 +142,7 @@ impl Catalog {
     }
 
     /// Everything up to at least `watermark`, a chunk of rows at a time.
-    fn load(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
+    pub(super) fn load(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
         // Before reading anything: a `seq` the index cannot hold is found at once, not after
         // every item was read (or, on SQLite, billions of empty chunks were walked).
         let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
@@ -293,7 +200,11 @@ impl Catalog {
     }
 
     /// Re-reads the items written after this catalog's watermark, up to `watermark`.
-    fn catch_up(&mut self, conn: &mut DbConnection, watermark: i64) -> Result<(), RegistryError> {
+    pub(super) fn catch_up(
+        &mut self,
+        conn: &mut DbConnection,
+        watermark: i64,
+    ) -> Result<(), RegistryError> {
         let changed = items::change_seq
             .gt(self.watermark)
             .and(items::change_seq.le(watermark));
@@ -490,7 +401,7 @@ impl Catalog {
     }
 
     /// What `viewer` may see: the grants `audience::visible_items` accepts, ORed.
-    fn visible(&self, viewer: &Viewer, groups: &[String]) -> RoaringBitmap {
+    pub(super) fn visible(&self, viewer: &Viewer, groups: &[String]) -> RoaringBitmap {
         let mut wanted: Vec<(&str, &str)> = vec![("public", "")];
         if let Viewer::User { user_id, org_id } = viewer {
             wanted.extend([
@@ -523,7 +434,7 @@ impl Catalog {
 
     /// The total and facets of the visible `candidates` that pass the request's filters,
     /// and the newest `newest` of them.
-    fn count(
+    pub(super) fn count(
         &self,
         mut candidates: RoaringBitmap,
         request: &SearchRequest,
@@ -897,243 +808,6 @@ fn tag_rows() -> diesel::dsl::IntoBoxed<
         .inner_join(items::table)
         .select((items::seq, item_tags::tag))
         .into_boxed()
-}
-
-impl CountIndex {
-    /// The exact total and facets of `request`'s visible matches for `viewer`, and the
-    /// newest `newest` of them.
-    pub fn count(
-        &self,
-        conn: &mut DbConnection,
-        viewer: &Viewer,
-        request: &SearchRequest,
-        newest: Newest,
-    ) -> Result<Counted, RegistryError> {
-        self.within_limits(|| self.count_now(conn, viewer, request, newest))
-    }
-
-    /// Loads the catalog now, so that the first search after start-up does not wait for it
-    /// (seconds at a million items). Returns how many items it holds.
-    pub fn warm(&self, conn: &mut DbConnection) -> Result<u64, RegistryError> {
-        self.within_limits(|| {
-            in_snapshot(conn, |conn| {
-                let watermark = last_change(conn)?;
-                Ok(self.catalog_at(conn, watermark)?.alive.len())
-            })
-        })
-    }
-
-    /// How many items the catalog holds (0 before it is loaded), or None while a load or
-    /// catch-up holds it: this never waits.
-    pub fn held_items_now(&self) -> Option<u64> {
-        let catalog = self.catalog.try_read()?;
-        Some(catalog.as_ref().map_or(0, |c| c.alive.len()))
-    }
-
-    /// Runs `use_index` unless the index met one of its limits lately, and remembers it
-    /// when it meets one now.
-    fn within_limits<T>(
-        &self,
-        use_index: impl FnOnce() -> Result<T, RegistryError>,
-    ) -> Result<T, RegistryError> {
-        if let Some((since, reason)) = &*self.limited.lock()
-            && since.elapsed() < RETRY_AFTER_LIMIT
-        {
-            return Err(RegistryError::CountIndexLimit(reason.clone()));
-        }
-        let outcome = use_index();
-        if let Err(RegistryError::CountIndexLimit(reason)) = &outcome {
-            tracing::error!(%reason, "the search count index cannot hold the data: searches count in SQL for the next 10 minutes");
-            *self.limited.lock() = Some((std::time::Instant::now(), reason.clone()));
-            // Half caught up, it is no longer a snapshot of anything: the next try loads anew.
-            *self.catalog.write() = None;
-        }
-        outcome
-    }
-
-    /// Why searches count in SQL now, if they do (the index met one of its limits).
-    pub fn limited(&self) -> Option<String> {
-        self.limited
-            .lock()
-            .as_ref()
-            .filter(|(since, _)| since.elapsed() < RETRY_AFTER_LIMIT)
-            .map(|(_, reason)| reason.clone())
-    }
-
-    fn count_now(
-        &self,
-        conn: &mut DbConnection,
-        viewer: &Viewer,
-        request: &SearchRequest,
-        newest: Newest,
-    ) -> Result<Counted, RegistryError> {
-        in_snapshot(conn, |conn| {
-            let watermark = last_change(conn)?;
-            let groups: Vec<String> = match viewer {
-                Viewer::User { org_id, .. } => group_members::table
-                    .filter(group_members::organization_id.eq(org_id))
-                    .select(group_members::group_id)
-                    .load(conn)?,
-                Viewer::Anonymous => Vec::new(),
-            };
-            let matches = match &request.text {
-                Some(q) => Some(self.term_set(conn, q, watermark)?),
-                None => None,
-            };
-            let catalog = self.catalog_at(conn, watermark)?;
-            let mut candidates = catalog.visible(viewer, &groups);
-            if let Some(matches) = matches {
-                candidates &= &matches.members;
-            }
-            Ok(catalog.count(candidates, request, newest))
-        })
-    }
-
-    /// The catalog as of `watermark` at least, loaded the first time. Reading it is shared;
-    /// bringing it up to date takes the lock alone, briefly (a few changed rows).
-    fn catalog_at(
-        &self,
-        conn: &mut DbConnection,
-        watermark: i64,
-    ) -> Result<MappedRwLockReadGuard<'_, Catalog>, RegistryError> {
-        loop {
-            let current = RwLockReadGuard::try_map(self.catalog.read(), |catalog| {
-                catalog.as_ref().filter(|c| c.watermark >= watermark)
-            });
-            match current {
-                Ok(catalog) => return Ok(catalog),
-                // Let go of the read lock before asking for the write lock.
-                Err(stale) => drop(stale),
-            }
-            let mut catalog = self.catalog.write();
-            match catalog.as_mut() {
-                Some(current) if current.watermark >= watermark => {}
-                // Should this fail half-way, the watermark stays and the next search
-                // reads the same rows again.
-                Some(current) => current.catch_up(conn, watermark)?,
-                None => *catalog = Some(Catalog::load(conn, watermark)?),
-            }
-        }
-    }
-
-    /// The items the text matches, as of `watermark` at least.
-    fn term_set(
-        &self,
-        conn: &mut DbConnection,
-        q: &super::query::TextQuery,
-        watermark: i64,
-    ) -> Result<Arc<TermSet>, RegistryError> {
-        let key = match conn {
-            DbConnection::Pg(_) => q.to_websearch(),
-            DbConnection::Sqlite(_) => q.to_fts5(),
-        };
-        let cached = self.terms.get(&key);
-        let set = match cached {
-            Some(set) if set.watermark >= watermark => return Ok(set),
-            Some(set) => match patched(conn, q, &set, watermark)? {
-                Some(set) => set,
-                None => made(conn, q, watermark)?,
-            },
-            None => made(conn, q, watermark)?,
-        };
-        let set = Arc::new(set);
-        self.terms.insert(key, set.clone());
-        Ok(set)
-    }
-}
-
-/// `read` in one snapshot for the watermark and every read after it. Otherwise an item
-/// written at or below the watermark and again above it before the catch-up read would
-/// fall out of the rows read, and be counted in its older audience.
-fn in_snapshot<T>(
-    conn: &mut DbConnection,
-    read: impl FnOnce(&mut DbConnection) -> Result<T, RegistryError>,
-) -> Result<T, RegistryError> {
-    conn.transaction(|conn| {
-        if let DbConnection::Pg(_) = conn {
-            diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-                .execute(conn)?;
-        }
-        read(conn)
-    })
-}
-
-/// The text's matches, read whole. Rows written after `watermark` may be in their newer
-/// state already; patching them again later is harmless.
-fn made(
-    conn: &mut DbConnection,
-    q: &super::query::TextQuery,
-    watermark: i64,
-) -> Result<TermSet, RegistryError> {
-    let seqs: Vec<i64> = items::table
-        .filter(text_condition(conn, q))
-        .select(items::seq)
-        .load(conn)?;
-    let members = seqs
-        .into_iter()
-        .map(seq_of)
-        .collect::<Result<RoaringBitmap, _>>()?;
-    Ok(TermSet { watermark, members })
-}
-
-/// `set` with the items written since its watermark tested again, or None when so many
-/// changed that reading the text's matches whole is cheaper.
-fn patched(
-    conn: &mut DbConnection,
-    q: &super::query::TextQuery,
-    set: &TermSet,
-    watermark: i64,
-) -> Result<Option<TermSet>, RegistryError> {
-    let changed: Vec<(i64, String)> = items::table
-        .filter(items::change_seq.gt(set.watermark))
-        .filter(items::change_seq.le(watermark))
-        .select((items::seq, items::id))
-        .limit(TERM_PATCH_MAX as i64 + 1)
-        .load(conn)?;
-    if changed.len() > TERM_PATCH_MAX {
-        return Ok(None);
-    }
-    let mut members = set.members.clone();
-    for (seq, _) in &changed {
-        members.remove(seq_of(*seq)?);
-    }
-    let matching: Vec<i64> = match conn {
-        DbConnection::Pg(_) => {
-            let seqs: Vec<i64> = changed.iter().map(|(seq, _)| *seq).collect();
-            items::table
-                .filter(items::seq.eq_any(seqs))
-                .filter(text_condition(conn, q))
-                .select(items::seq)
-                .load(conn)?
-        }
-        // One row at a time: FTS5 answers `MATCH … AND rowid = ?` from the doclists, while
-        // the general condition's `IN (SELECT … MATCH …)` would list every match first.
-        DbConnection::Sqlite(_) => {
-            let fts = q.to_fts5();
-            let mut matching = Vec::new();
-            for (seq, id) in &changed {
-                let indexed: Option<i64> = item_search_map::table
-                    .filter(item_search_map::item_id.eq(id))
-                    .select(item_search_map::seq)
-                    .first(conn)
-                    .optional()?;
-                let Some(indexed) = indexed else { continue };
-                let found: i64 = item_search::table
-                    .filter(sql::<Bool>("item_search MATCH ").bind::<Text, _>(fts.clone()))
-                    .filter(item_search::rowid.eq(indexed))
-                    .count()
-                    .get_result(conn)?;
-                if found > 0 {
-                    matching.push(*seq);
-                }
-            }
-            matching
-        }
-    };
-    for seq in matching {
-        members.insert(seq_of(seq)?);
-    }
-    Ok(Some(TermSet { watermark, members }))
 }
 
 #[cfg(test)]
