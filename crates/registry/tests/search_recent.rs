@@ -214,13 +214,6 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     };
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
-    // Deleted rows must not make FTS5 rewrite segments under the write lock.
-    let deletemerge = rowids(
-        conn,
-        "SELECT v AS rowid FROM item_search_recent_config WHERE k = 'deletemerge'",
-        None,
-    );
-    assert_eq!(deletemerge, [0]);
     diesel::update(item_search_recent_range::table)
         .set(item_search_recent_range::size.eq(SIZE))
         .execute(conn)
@@ -462,4 +455,72 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
     .expect("created");
     assert_eq!(highest(conn), before + 51);
     assert_map_in_step(conn, "after an item created since");
+}
+
+/// Each row pushed out of the recent table leaves a tombstone in an old segment, which every
+/// search then looks its rows up in. Once a tenth of a level is deleted, the merger merges it
+/// (FTS5's `deletemerge`), though fewer segments are on it than a merge otherwise waits for,
+/// and no search's rows change.
+#[test]
+fn rows_pushed_out_of_the_recent_index_are_merged_away() {
+    let Some((_test_db, db)) = sqlite_database() else {
+        return;
+    };
+    let mut pooled = db.get().expect("connection");
+    let conn: &mut DbConnection = &mut pooled;
+    let deletemerge = rowids(
+        conn,
+        "SELECT v AS rowid FROM item_search_recent_config WHERE k = 'deletemerge'",
+        None,
+    );
+    assert_eq!(deletemerge, [10]);
+    diesel::update(item_search_recent_range::table)
+        .set(item_search_recent_range::size.eq(SIZE))
+        .execute(conn)
+        .expect("a small range");
+    let mail = support::seed_demo(conn);
+    // One segment a table, so that only deleted rows can give the merger work.
+    for table in ["item_search", "item_search_recent"] {
+        diesel::sql_query(format!("INSERT INTO {table} ({table}) VALUES ('optimize')"))
+            .execute(conn)
+            .expect("optimize");
+    }
+    assert!(!search::index::merge_step(conn, 64).expect("merge step"));
+
+    let low = |conn: &mut DbConnection| -> i64 {
+        item_search_recent_range::table
+            .select(item_search_recent_range::low)
+            .first(conn)
+            .expect("range")
+    };
+    let low_before = low(conn);
+    let author = a_coordinator(conn);
+    let actor = author.audit_actor(None, None);
+    for _ in 0..2 {
+        shared::create(
+            conn,
+            &author,
+            ItemKind::Update,
+            &input("Border security report"),
+            None,
+            &mail,
+            &actor,
+        )
+        .expect("created");
+    }
+    let low_after = low(conn);
+    assert!(low_after - low_before >= 2, "rows pushed out");
+    let sql = "SELECT rowid FROM item_search_recent WHERE item_search_recent MATCH ? \
+               ORDER BY rowid";
+    let before = rowids(conn, sql, Some("zebrafinch OR report OR sanction"));
+    assert!(before.len() >= 2, "the new rows are found");
+    assert!(
+        search::index::merge_step(conn, 64).expect("merge step"),
+        "rows were pushed out of the {SIZE}: the merger merges them away"
+    );
+    while search::index::merge_step(conn, 64).expect("merge step") {}
+    assert_eq!(
+        rowids(conn, sql, Some("zebrafinch OR report OR sanction")),
+        before
+    );
 }
