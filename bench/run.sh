@@ -148,11 +148,13 @@ for BACKEND in $BACKENDS; do
   until curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; do sleep 0.2; done
   # Idle means once start-up work is done: the search count index loads in the background
   # (COMPACT_SEARCH_INDEX_AT_START), and its memory is part of what an idle server holds.
+  loaded=
   for _ in $(seq 240); do
     curl -fsS "http://127.0.0.1:$PORT/metrics" |
-      grep -Eq '^compact_search_count_index_(items [1-9]|limited 1)' && break
+      grep -Eq '^compact_search_count_index_(items [1-9]|limited 1)' && loaded=1 && break
     sleep 0.5
   done
+  [ -n "$loaded" ] || echo "  warning: the search count index was not loaded after 120 s (see $WORK/server-$BACKEND.log)"
   sleep 1
   IDLE_KB=$(rss_kb "$SERVER" VmRSS)
   AUTH="Authorization: Bearer $(token)"
@@ -220,8 +222,8 @@ META=$(printf '{"date":"%s","commit":"%s","machine":"%s, %s vCPUs, %s","mode":"%
   --markdown "bench/results/run-$STAMP-$ITEMS.md" --json "bench/results/run-$STAMP-$ITEMS.json"
 cp "$MEASUREMENTS" "bench/results/run-$STAMP-$ITEMS.measurements.jsonl"
 if [ -s "$WORK/first.tsv" ]; then
-  { echo; echo "First request of each search, before the rounds (its text's bitmap is made; the"
-    echo "first of all also loads the count index's catalog):"; echo
+  { echo; echo "First request of each search, before the rounds (its text's bitmap is made and"
+    echo "its counts are counted; the count index's catalog was loaded at start):"; echo
     echo "| backend | figure | seconds |"; echo "|---|---|---|"
     awk -F'\t' '{printf "| %s | %s | %.3f |\n", $1, $2, $3}' "$WORK/first.tsv"
   } >>"bench/results/run-$STAMP-$ITEMS.md"

@@ -9,9 +9,8 @@
 //!   matched, so what counts as a match is exactly what the page query uses. These are kept
 //!   in a cache bounded by [`TERM_CACHE_BYTES`];
 //! - the [`Counted`] of recent searches, by everything they depend on ([`CountedKey`]): the
-//!   same search by the same audience with no write in between (the next page, a refresh,
-//!   a colleague of the same organization) is not counted again. Bounded by
-//!   [`COUNTED_CACHE_BYTES`].
+//!   same search by the same user with no write in between (the next page of a ranked
+//!   search, a refresh) is not counted again. Bounded by [`COUNTED_CACHE_BYTES`].
 //!
 //! Items are identified by their `seq`. Every write of an item draws a new `change_seq`,
 //! in commit order (see migration `2026-11-29-000010_item_changes`), so each search reads
@@ -109,7 +108,8 @@ impl Default for CountIndex {
 
 /// Everything a search's [`Counted`] depends on. With the watermark, the data is the
 /// database's as of that change; the rest is who asks and what. The viewer and their
-/// groups together are their audience: a result is never served to another one.
+/// groups together are their audience: a result is never served to another one. The user,
+/// not only the organization: items can be granted to named users (`red`).
 #[derive(PartialEq, Eq, Hash)]
 struct CountedKey {
     watermark: i64,
