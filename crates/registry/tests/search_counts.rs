@@ -144,6 +144,27 @@ fn assert_counts_agree(conn: &mut DbConnection, index: &CountIndex, fixture: &Fi
     );
 }
 
+/// A zebrafinch update by `author`, shared with `recipients` under `tlp`.
+fn create_update(
+    conn: &mut DbConnection,
+    mail: &compact_auth::accounts::MailContext,
+    author: &Principal,
+    tlp: Tlp,
+    recipients: Recipients,
+    language: Language,
+) -> shared::Created {
+    shared::create(
+        conn,
+        author,
+        ItemKind::Update,
+        &input(tlp, recipients, language),
+        None,
+        mail,
+        &author.audit_actor(None, None),
+    )
+    .expect("created")
+}
+
 fn input(tlp: Tlp, recipients: Recipients, language: Language) -> ItemInput {
     ItemInput {
         title: "Zebrafinch migration report".into(),
@@ -192,16 +213,7 @@ fn the_count_index_agrees_with_sql_through_every_kind_of_change() {
         (Tlp::Amber, for_group.clone(), Language::Fr),
         (Tlp::Red, for_other, Language::En),
     ] {
-        let item = shared::create(
-            conn,
-            &author,
-            ItemKind::Update,
-            &input(tlp, recipients, language),
-            None,
-            &mail,
-            &actor,
-        )
-        .expect("created");
+        let item = create_update(conn, &mail, &author, tlp, recipients, language);
         created.push(item.item);
     }
     assert_counts_agree(conn, &index, &fixture, "after creating");
@@ -291,16 +303,14 @@ fn searches_count_in_sql_when_the_count_index_cannot_hold_an_item() {
     assert_counts_agree(conn, &warm, &fixture, "before");
 
     let author = fixture.viewers[0].clone();
-    let created = shared::create(
+    let created = create_update(
         conn,
-        &author,
-        ItemKind::Update,
-        &input(Tlp::Clear, Recipients::default(), Language::En),
-        None,
         &mail,
-        &author.audit_actor(None, None),
+        &author,
+        Tlp::Clear,
+        Recipients::default(),
+        Language::En,
     )
-    .expect("created")
     .item;
     let past_u32 = i64::from(u32::MAX) + 10;
     diesel::update(items::table.filter(items::id.eq(&created.row.id)))
@@ -362,16 +372,14 @@ fn a_warmed_index_holds_every_live_item_and_counts_what_came_after() {
     assert_eq!(index.warm(conn).expect("warm again"), held);
 
     let author = fixture.viewers[0].clone();
-    shared::create(
+    create_update(
         conn,
-        &author,
-        ItemKind::Update,
-        &input(Tlp::Clear, Recipients::default(), Language::En),
-        None,
         &mail,
-        &author.audit_actor(None, None),
-    )
-    .expect("created");
+        &author,
+        Tlp::Clear,
+        Recipients::default(),
+        Language::En,
+    );
     assert_counts_agree(conn, &index, &fixture, "an item created after warming");
     assert_eq!(index.held_items_now(), Some(held + 1));
     assert_eq!(live(conn), held + 1);
@@ -409,16 +417,7 @@ fn counts_kept_for_one_user_are_not_given_to_a_colleague() {
         users: [named.user_id.clone()].into(),
         ..Recipients::default()
     };
-    shared::create(
-        conn,
-        &author,
-        ItemKind::Update,
-        &input(Tlp::Red, for_one, Language::En),
-        None,
-        &mail,
-        &author.audit_actor(None, None),
-    )
-    .expect("created");
+    create_update(conn, &mail, &author, Tlp::Red, for_one, Language::En);
     let request = SearchRequest {
         text: Some(TextQuery::parse("zebrafinch").expect("a word parses")),
         limit: 5,
