@@ -36,15 +36,20 @@ fn principal(user_id: &str, org_id: &str) -> Principal {
     }
 }
 
-/// One user of each of several organizations, and searches with every kind of filter over
-/// words the demo items hold.
-fn fixture(conn: &mut DbConnection) -> Fixture {
-    let people: Vec<(String, String)> = users::table
+/// Every active user and their organization, by id.
+fn active_people(conn: &mut DbConnection) -> Vec<(String, String)> {
+    users::table
         .filter(users::status.eq("active"))
         .select((users::id, users::organization_id))
         .order(users::id)
         .load(conn)
-        .expect("users");
+        .expect("users")
+}
+
+/// One user of each of several organizations, and searches with every kind of filter over
+/// words the demo items hold.
+fn fixture(conn: &mut DbConnection) -> Fixture {
+    let people = active_people(conn);
     let mut viewers: Vec<Principal> = Vec::new();
     for (user, org) in &people {
         if !viewers.iter().any(|v| &v.org_id == org) && viewers.len() < 6 {
@@ -393,12 +398,7 @@ fn counts_kept_for_one_user_are_not_given_to_a_colleague() {
     let mut pooled = db.get().expect("connection");
     let conn: &mut DbConnection = &mut pooled;
     let mail = support::seed_demo(conn);
-    let people: Vec<(String, String)> = users::table
-        .filter(users::status.eq("active"))
-        .select((users::id, users::organization_id))
-        .order(users::id)
-        .load(conn)
-        .expect("users");
+    let people = active_people(conn);
     let (named, colleague) = people
         .iter()
         .find_map(|(user, org)| {

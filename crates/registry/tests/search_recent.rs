@@ -165,6 +165,25 @@ fn scores(
     (given, expected)
 }
 
+/// An update titled `title` by `author`, for everyone.
+fn create_titled(
+    conn: &mut DbConnection,
+    mail: &compact_auth::accounts::MailContext,
+    author: &Principal,
+    title: &str,
+) -> shared::Created {
+    shared::create(
+        conn,
+        author,
+        ItemKind::Update,
+        &input(title),
+        None,
+        mail,
+        &author.audit_actor(None, None),
+    )
+    .expect("created")
+}
+
 fn input(title: &str) -> ItemInput {
     ItemInput {
         title: title.into(),
@@ -226,21 +245,13 @@ fn the_recent_index_holds_the_newest_rows_and_ranks_windows_inside_it() {
     let actor = author.audit_actor(None, None);
     let mut created = Vec::new();
     for n in 0..6 {
-        let item = shared::create(
-            conn,
-            &author,
-            ItemKind::Update,
-            // The last three also say "ptarmigan".
-            &input(if n < 3 {
-                "Zebrafinch report"
-            } else {
-                "Zebrafinch and ptarmigan report"
-            }),
-            None,
-            &mail,
-            &actor,
-        )
-        .expect("created");
+        // The last three also say "ptarmigan".
+        let title = if n < 3 {
+            "Zebrafinch report"
+        } else {
+            "Zebrafinch and ptarmigan report"
+        };
+        let item = create_titled(conn, &mail, &author, title);
         created.push(item.item);
         assert_in_step(conn, &words, &format!("after creating item {n}"));
     }
@@ -337,18 +348,8 @@ fn index_segments_are_merged_apart_from_the_writes() {
         "the demo's 15 segments a table are fewer than a merge waits for"
     );
     let author = a_coordinator(conn);
-    let actor = author.audit_actor(None, None);
     for _ in 0..20 {
-        shared::create(
-            conn,
-            &author,
-            ItemKind::Update,
-            &input("Border security report"),
-            None,
-            &mail,
-            &actor,
-        )
-        .expect("created");
+        create_titled(conn, &mail, &author, "Border security report");
     }
     let matching = |conn: &mut DbConnection, table: &str| {
         let sql = format!("SELECT rowid FROM {table} WHERE {table} MATCH ? ORDER BY rowid");
@@ -391,7 +392,6 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
     let conn: &mut DbConnection = &mut pooled;
     let mail = support::seed_demo(conn);
     let author = a_coordinator(conn);
-    let actor = author.audit_actor(None, None);
     // Index rows numbered well apart from their items, so that a map filled with the
     // wrong number cannot pass.
     skip_index_numbers(conn, 100);
@@ -400,16 +400,7 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
         "Zebrafinch and kestrel",
         "Kestrel report",
     ] {
-        shared::create(
-            conn,
-            &author,
-            ItemKind::Update,
-            &input(title),
-            None,
-            &mail,
-            &actor,
-        )
-        .expect("created");
+        create_titled(conn, &mail, &author, title);
     }
     let apart: i64 = item_search_map::table
         .inner_join(items::table)
@@ -443,16 +434,7 @@ fn the_map_migration_numbers_existing_rows_and_reverts() {
             .expect("rows")
     };
     let before = highest(conn);
-    shared::create(
-        conn,
-        &author,
-        ItemKind::Update,
-        &input("Zebrafinch again"),
-        None,
-        &mail,
-        &actor,
-    )
-    .expect("created");
+    create_titled(conn, &mail, &author, "Zebrafinch again");
     assert_eq!(highest(conn), before + 51);
     assert_map_in_step(conn, "after an item created since");
 }
@@ -495,18 +477,8 @@ fn rows_pushed_out_of_the_recent_index_are_merged_away() {
     };
     let low_before = low(conn);
     let author = a_coordinator(conn);
-    let actor = author.audit_actor(None, None);
     for _ in 0..2 {
-        shared::create(
-            conn,
-            &author,
-            ItemKind::Update,
-            &input("Border security report"),
-            None,
-            &mail,
-            &actor,
-        )
-        .expect("created");
+        create_titled(conn, &mail, &author, "Border security report");
     }
     let low_after = low(conn);
     assert!(low_after - low_before >= 2, "rows pushed out");
