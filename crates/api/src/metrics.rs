@@ -18,6 +18,8 @@ pub struct Metrics {
     outbox_pending: IntGauge,
     outbox_failed: IntGauge,
     search_index_items: IntGauge,
+    search_index_bytes: IntGauge,
+    search_cache_bytes: IntGauge,
     search_index_limited: IntGauge,
 }
 
@@ -62,6 +64,14 @@ impl Metrics {
                 "search_count_index_items",
                 "Items the search count index holds (0 until it is loaded)",
             ),
+            search_index_bytes: gauge(
+                "search_count_index_bytes",
+                "About the bytes the search count index's catalog takes (0 until it is loaded)",
+            ),
+            search_cache_bytes: gauge(
+                "search_count_cache_bytes",
+                "About the bytes the caches of searched texts and counted searches take",
+            ),
             search_index_limited: gauge(
                 "search_count_index_limited",
                 "1 while searches count in SQL because the data went past the count index's limits",
@@ -78,6 +88,8 @@ impl Metrics {
             Box::new(metrics.outbox_pending.clone()),
             Box::new(metrics.outbox_failed.clone()),
             Box::new(metrics.search_index_items.clone()),
+            Box::new(metrics.search_index_bytes.clone()),
+            Box::new(metrics.search_cache_bytes.clone()),
             Box::new(metrics.search_index_limited.clone()),
         ] {
             metrics
@@ -116,6 +128,12 @@ impl Metrics {
             self.search_index_items
                 .set(i64::try_from(items).unwrap_or(i64::MAX));
         }
+        if let Some(bytes) = search_counts.held_bytes_now() {
+            self.search_index_bytes
+                .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        }
+        self.search_cache_bytes
+            .set(i64::try_from(search_counts.cached_bytes()).unwrap_or(i64::MAX));
         self.search_index_limited
             .set(i64::from(search_counts.limited().is_some()));
         let mut out = Vec::new();

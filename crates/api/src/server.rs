@@ -123,7 +123,12 @@ async fn warm_search_counts(state: web::Data<AppState>) {
     let started = std::time::Instant::now();
     let outcome = tokio::task::spawn_blocking(move || {
         let mut conn = db.get()?;
-        counts.warm(&mut conn)
+        let items = counts.warm(&mut conn)?;
+        // The pages and rows read to load it are not needed again.
+        conn.release_memory()
+            .map_err(compact_registry::RegistryError::from)?;
+        crate::memory::give_back_free_heap();
+        Ok::<_, compact_registry::RegistryError>(items)
     })
     .await;
     let ms = started.elapsed().as_millis() as u64;

@@ -430,9 +430,17 @@ fn demo_database() -> (compact_db::testing::TestDatabase, i64) {
 async fn index_metrics(app: &TestApp) -> String {
     let text = app.get("/metrics").await.text().await.expect("text");
     text.lines()
-        .filter(|l| l.starts_with("compact_search_count_index"))
+        .filter(|l| l.starts_with("compact_search_count_"))
         .map(|l| format!("{l}\n"))
         .collect()
+}
+
+/// The value of one gauge in `metrics`.
+fn gauge(metrics: &str, name: &str) -> i64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {metrics}"))
 }
 
 /// The count index is loaded when the server starts, before any search asks for it, and
@@ -453,6 +461,8 @@ async fn the_count_index_is_loaded_at_start_up_before_any_search() {
                 metrics.contains("compact_search_count_index_limited 0\n"),
                 "{metrics}"
             );
+            let bytes = gauge(&metrics, "compact_search_count_index_bytes");
+            assert!(bytes >= live * 26, "{bytes} bytes for {live} items");
             break;
         }
         assert!(
@@ -484,6 +494,8 @@ async fn without_loading_at_start_the_first_search_loads_the_count_index() {
         metrics.contains("compact_search_count_index_items 0\n"),
         "{metrics}"
     );
+    assert_eq!(gauge(&metrics, "compact_search_count_index_bytes"), 0);
+    assert_eq!(gauge(&metrics, "compact_search_count_cache_bytes"), 0);
     let org = app.create_org("WARM", "compact_entity");
     app.create_user(&org, "warm@compact.test", "member");
     let (token, _) = app.tokens("warm@compact.test").await;
@@ -494,4 +506,5 @@ async fn without_loading_at_start_the_first_search_loads_the_count_index() {
         metrics.contains(&format!("compact_search_count_index_items {live}\n")),
         "{metrics}"
     );
+    assert!(gauge(&metrics, "compact_search_count_index_bytes") > 0);
 }

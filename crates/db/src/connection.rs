@@ -136,6 +136,16 @@ impl DbConnection {
             DbConnection::Sqlite(_) => Backend::Sqlite,
         }
     }
+
+    /// Empties the caches the connection keeps in this process, after work that read much
+    /// once (loading the search count index reads every item): SQLite's page cache would
+    /// otherwise stay full of those pages. A PostgreSQL connection caches no pages here.
+    pub fn release_memory(&mut self) -> Result<(), diesel::result::Error> {
+        match self {
+            DbConnection::Sqlite(conn) => conn.batch_execute("PRAGMA shrink_memory"),
+            DbConnection::Pg(_) => Ok(()),
+        }
+    }
 }
 
 /// Runs `f` in a transaction that writes.

@@ -370,9 +370,13 @@ fn a_warmed_index_holds_every_live_item_and_counts_what_came_after() {
     };
     let index = CountIndex::default();
     assert_eq!(index.held_items_now(), Some(0), "nothing before warming");
+    assert_eq!(index.held_bytes_now(), Some(0));
     let held = index.warm(conn).expect("warmed");
     assert_eq!(held, live(conn));
     assert_eq!(index.held_items_now(), Some(held));
+    // At least each item's creation instant and field codes (8 + 18 bytes).
+    let bytes = index.held_bytes_now().expect("not held by a load");
+    assert!(bytes >= held * 26, "{bytes} bytes for {held} items");
     // Warming again reads nothing new.
     assert_eq!(index.warm(conn).expect("warm again"), held);
 

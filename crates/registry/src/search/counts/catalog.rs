@@ -143,6 +143,12 @@ impl Catalog {
 
     /// Everything up to at least `watermark`, a chunk of rows at a time.
     pub(super) fn load(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
+        let mut catalog = Catalog::load_rows(conn, watermark)?;
+        catalog.shrink();
+        Ok(catalog)
+    }
+
+    fn load_rows(conn: &mut DbConnection, watermark: i64) -> Result<Catalog, RegistryError> {
         // Before reading anything: a `seq` the index cannot hold is found at once, not after
         // every item was read (or, on SQLite, billions of empty chunks were walked).
         let last_seq: Option<i64> = items::table.select(max(items::seq)).first(conn)?;
@@ -197,6 +203,46 @@ impl Catalog {
             }
             Ok(catalog)
         })
+    }
+
+    /// Sizes everything to what it holds, once loaded: vectors and bitmap containers grew by
+    /// doubling as rows came in, and a bitmap of consecutive items (a day's, the live ones)
+    /// takes a few bytes per run instead of two per item. Changes after this grow them
+    /// again, a little.
+    fn shrink(&mut self) {
+        self.created.shrink_to_fit();
+        self.codes.shrink_to_fit();
+        self.more_tags.shrink_to_fit();
+        let sets = (self.by_value.iter_mut().flatten())
+            .chain(self.days.values_mut())
+            .chain(self.grants.values_mut())
+            .chain(self.tags.values_mut())
+            .chain(std::iter::once(&mut self.alive));
+        for set in sets {
+            set.optimize();
+            // A clone's containers are exactly as long as their contents.
+            *set = set.clone();
+        }
+    }
+
+    /// About the bytes it takes: its vectors' capacity and its bitmaps' encoded size (close
+    /// to what they take in memory), not counting the maps' own overhead.
+    pub(super) fn size(&self) -> usize {
+        use std::mem::size_of;
+        let sets: usize = (self.by_value.iter().flatten())
+            .chain(self.days.values())
+            .chain(self.grants.values())
+            .chain(self.tags.values())
+            .chain(std::iter::once(&self.alive))
+            .map(RoaringBitmap::serialized_size)
+            .sum();
+        let more_tags: usize = (self.more_tags.values())
+            .map(|tags| size_of::<(u32, Vec<u16>)>() + tags.capacity() * 2)
+            .sum();
+        self.created.capacity() * size_of::<i64>()
+            + self.codes.capacity() * size_of::<ItemCodes>()
+            + sets
+            + more_tags
     }
 
     /// Re-reads the items written after this catalog's watermark, up to `watermark`.

@@ -201,6 +201,19 @@ impl CountIndex {
         Some(catalog.as_ref().map_or(0, |c| c.alive.len()))
     }
 
+    /// About the bytes the catalog takes (0 before it is loaded), or None while a load or
+    /// catch-up holds it. The caches of texts and counts are apart: [`Self::cached_bytes`].
+    pub fn held_bytes_now(&self) -> Option<u64> {
+        let catalog = self.catalog.try_read()?;
+        Some(catalog.as_ref().map_or(0, |c| c.size() as u64))
+    }
+
+    /// About the bytes the caches of searched texts and counted searches take, bounded by
+    /// [`TERM_CACHE_BYTES`] and [`COUNTED_CACHE_BYTES`].
+    pub fn cached_bytes(&self) -> u64 {
+        self.terms.weighted_size() + self.counted.weighted_size()
+    }
+
     /// Runs `use_index` unless the index met one of its limits lately, and remembers it
     /// when it meets one now.
     fn within_limits<T>(
