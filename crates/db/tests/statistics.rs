@@ -57,3 +57,28 @@ fn sqlite_is_analysed_and_keeps_no_stat4_samples() {
     assert_eq!(count(&mut conn, samples), 0);
     assert_eq!(count(&mut conn, analysed), 1);
 }
+
+#[derive(QueryableByName)]
+struct CompileOption {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    compile_options: String,
+}
+
+/// The bundled SQLite is built with the query planner stability guarantee
+/// (`.cargo/config.toml`): otherwise a statement whose bound LIMIT is bound anew (every
+/// `.first()` and page diesel runs) is planned again on every execution.
+#[test]
+fn sqlite_plans_never_depend_on_bound_values() {
+    let test_db = TestDatabase::empty();
+    let mut conn = test_db.connect();
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return;
+    }
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+        .load(&mut conn)
+        .expect("compile options");
+    assert!(
+        options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+        "built without SQLITE_ENABLE_QPSG: is .cargo/config.toml read?"
+    );
+}
