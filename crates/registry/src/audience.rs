@@ -371,6 +371,7 @@ macro_rules! viewer_grants {
         )
     }};
 }
+pub(crate) use viewer_grants;
 
 /// The ids of the items a viewer may see (see [`viewer_grants`]).
 macro_rules! visible_ids {
@@ -400,11 +401,12 @@ macro_rules! holds_grant {
         )
     }};
 }
+pub(crate) use holds_grant;
 
 impl Viewer {
     /// The two grants everyone with this viewer's standing gets (the same one twice when
     /// there is only one), and the viewer's ids ("" for none).
-    fn parts(&self) -> ((&'static str, &'static str), &str, &str) {
+    pub(crate) fn parts(&self) -> ((&'static str, &'static str), &str, &str) {
         match self {
             Viewer::Anonymous => (("public", "public"), "", ""),
             Viewer::User { user_id, org_id } => (("public", "platform"), user_id, org_id),
