@@ -1,4 +1,5 @@
-//! How the process allocates memory: one setting of glibc's allocator, made at start-up.
+//! How the process allocates memory: one setting of glibc's allocator, made at start-up, and
+//! giving its free pages back after the start-up load of the search count index.
 
 /// Blocks of at least this size are mapped from the system one by one and given back
 /// when freed. glibc's own threshold starts at 128 KiB and rises to the size of the

@@ -124,9 +124,11 @@ async fn warm_search_counts(state: web::Data<AppState>) {
     let outcome = tokio::task::spawn_blocking(move || {
         let mut conn = db.get()?;
         let items = counts.warm(&mut conn)?;
-        // The pages and rows read to load it are not needed again.
-        conn.release_memory()
-            .map_err(compact_registry::RegistryError::from)?;
+        // The pages and rows read to load it are not needed again. (A load by a first
+        // search, with this off, keeps them until the allocator reuses them.)
+        if let Err(error) = conn.release_memory() {
+            tracing::warn!(%error, "emptying the loading connection's page cache failed");
+        }
         crate::memory::give_back_free_heap();
         Ok::<_, compact_registry::RegistryError>(items)
     })

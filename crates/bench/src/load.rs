@@ -296,8 +296,8 @@ fn sqlite_index(
 pub fn finish(conn: &mut DbConnection) -> anyhow::Result<()> {
     match conn {
         DbConnection::Pg(c) => c.batch_execute("VACUUM ANALYZE")?,
-        // What the server itself keeps (compact_db::refresh_statistics), not a full ANALYZE:
-        // STAT4's samples would make SQLite re-plan statements on every execution.
+        // What the server itself keeps (compact_db::refresh_statistics), not a full ANALYZE
+        // with STAT4's samples, which the server drops.
         DbConnection::Sqlite(_) => {
             // FTS5 merges nothing inside writes (its automerge is off, the server merges):
             // finish the merging here, or the server would spend its first minutes on it.

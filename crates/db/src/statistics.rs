@@ -2,10 +2,12 @@
 //! until someone runs `ANALYZE`, and without them it searches badly: at 100,000 items a
 //! search for a rare term took 179 ms instead of 2.7 ms (bench/README.md).
 //!
-//! The bundled SQLite is built with STAT4, whose per-index samples make SQLite plan a
+//! The bundled SQLite is built with STAT4, whose per-index samples made SQLite plan a
 //! statement again on every execution whose bound values touch a sampled index. That cost
 //! a quarter of an item write's CPU, under the write lock. So the samples are dropped and
-//! only `sqlite_stat1` (rows per index key) is kept: plans as good, statements prepared once.
+//! only `sqlite_stat1` (rows per index key) is kept. Since SQLite is also built with the
+//! query planner stability guarantee (`.cargo/config.toml`), plans ignore bound values, so
+//! samples could no longer cause re-planning; they would only be dead weight.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;

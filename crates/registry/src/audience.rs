@@ -1,7 +1,7 @@
 //! Audiences (DESIGN §4): a TLP marking plus recipients decides who sees a shared item.
 //! [`grants`] turns them into `item_access` rows, written with the item in one transaction;
-//! [`visible_items`] is the SQL every read path joins, so nothing is filtered after a query
-//! and counts and pages stay exact.
+//! [`visible_items`] is the SQL every read path joins (a GET by id its core, `holds_grant!`,
+//! as an unboxed query), so nothing is filtered after a query and counts and pages stay exact.
 //!
 //! | TLP | who sees it |
 //! |---|---|
@@ -437,7 +437,8 @@ macro_rules! visible_items_fn {
 
 visible_items_fn!(
     /// Condition on `items`: the item is one `viewer` may see. Every read path of items puts
-    /// this in its WHERE clause, so counts and pages only ever cover what the viewer may see.
+    /// this (or, for a GET by id, its core `holds_grant!`) in its WHERE clause, so counts and
+    /// pages only ever cover what the viewer may see.
     visible_items,
     items::table
 );

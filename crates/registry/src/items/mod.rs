@@ -1,7 +1,8 @@
 //! Shared items (DESIGN §4): documents — long-lived, versioned, with attachments — and
 //! updates — short dated posts for the feed. Both live in `items`, are owned by their
 //! author's organization, and are seen only through their `item_access` grants: every read
-//! here joins [`audience::visible_items`], so what a caller may not see is never fetched.
+//! here joins [`audience::visible_items`] (a GET by id its core, `holds_grant!`, unboxed), so
+//! what a caller may not see is never fetched.
 
 pub mod edit;
 pub mod idempotency;

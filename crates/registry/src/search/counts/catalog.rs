@@ -61,6 +61,11 @@ struct Values {
 }
 
 impl Values {
+    /// About the bytes of its names (each held twice: by number and in the map).
+    fn size(&self) -> usize {
+        self.names.iter().map(|name| 2 * name.len()).sum()
+    }
+
     fn code(&mut self, value: String) -> Result<u16, RegistryError> {
         if let Some(code) = self.codes.get(&value) {
             return Ok(*code);
@@ -225,24 +230,36 @@ impl Catalog {
         }
     }
 
-    /// About the bytes it takes: its vectors' capacity and its bitmaps' encoded size (close
-    /// to what they take in memory), not counting the maps' own overhead.
+    /// About the bytes it takes: its vectors' capacity, its bitmaps' encoded size plus a
+    /// container header each, its names; not the maps' own overhead (a lower bound, then).
     pub(super) fn size(&self) -> usize {
         use std::mem::size_of;
+        const CONTAINER: usize = 32;
         let sets: usize = (self.by_value.iter().flatten())
             .chain(self.days.values())
             .chain(self.grants.values())
             .chain(self.tags.values())
             .chain(std::iter::once(&self.alive))
-            .map(RoaringBitmap::serialized_size)
+            .map(|set| set.serialized_size() + set.statistics().n_containers as usize * CONTAINER)
             .sum();
         let more_tags: usize = (self.more_tags.values())
             .map(|tags| size_of::<(u32, Vec<u16>)>() + tags.capacity() * 2)
+            .sum();
+        let names: usize = (self.grants.keys())
+            .map(|(kind, id)| kind.len() + id.len())
+            .chain(self.tags.keys().map(String::len))
+            .chain(
+                self.values
+                    .iter()
+                    .chain([&self.tag_values])
+                    .map(Values::size),
+            )
             .sum();
         self.created.capacity() * size_of::<i64>()
             + self.codes.capacity() * size_of::<ItemCodes>()
             + sets
             + more_tags
+            + names
     }
 
     /// Re-reads the items written after this catalog's watermark, up to `watermark`.
@@ -265,6 +282,9 @@ impl Catalog {
         self.add_grants(grants)?;
         let tags: Vec<(i64, String)> = tag_rows().filter(changed).load(conn)?;
         self.add_tags(tags)?;
+        // Run-encoded by `shrink`, a container stays so however many gaps deletions cut in
+        // it; this turns it back into an array or bitmap once that is smaller (a few µs).
+        self.alive.optimize();
         self.watermark = watermark;
         Ok(())
     }
