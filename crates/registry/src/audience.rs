@@ -1,7 +1,7 @@
 //! Audiences (DESIGN §4): a TLP marking plus recipients decides who sees a shared item.
 //! [`grants`] turns them into `item_access` rows, written with the item in one transaction;
-//! [`visible_items`] is the SQL every read path joins (a GET by id its core, `holds_grant!`,
-//! as an unboxed query), so nothing is filtered after a query and counts and pages stay exact.
+//! [`visible_items`] is the SQL every read path joins (a GET by id its unboxed twin,
+//! `visible_item!`), so nothing is filtered after a query and counts and pages stay exact.
 //!
 //! | TLP | who sees it |
 //! |---|---|
@@ -371,7 +371,6 @@ macro_rules! viewer_grants {
         )
     }};
 }
-pub(crate) use viewer_grants;
 
 /// The ids of the items a viewer may see (see [`viewer_grants`]).
 macro_rules! visible_ids {
@@ -395,13 +394,30 @@ macro_rules! visible_ids {
 macro_rules! holds_grant {
     ($broad:expr, $user_id:expr, $org_id:expr, $kind:expr, $item_id:expr) => {{
         diesel::dsl::exists(
-            viewer_grants!($broad, $user_id, $org_id, item_access::item_kind.eq($kind))
-                .filter(item_access::item_id.eq($item_id))
-                .select(item_access::item_id),
+            $crate::audience::viewer_grants!(
+                $broad,
+                $user_id,
+                $org_id,
+                item_access::item_kind.eq($kind)
+            )
+            .filter(item_access::item_id.eq($item_id))
+            .select(item_access::item_id),
         )
     }};
 }
-pub(crate) use holds_grant;
+pub(crate) use {holds_grant, viewer_grants};
+
+/// [`visible_items`] as a concrete expression on `items` rather than a boxed one, for a
+/// query that wants its own type (see `items::get`): the item holds one of `viewer`'s
+/// grants for its own kind. The caller filters on the kind it wants.
+macro_rules! visible_item {
+    ($viewer:expr) => {{
+        use compact_db::schema::{group_members, item_access, items};
+        let (broad, user_id, org_id) = $viewer.parts();
+        $crate::audience::holds_grant!(broad, user_id, org_id, items::kind, items::id)
+    }};
+}
+pub(crate) use visible_item;
 
 impl Viewer {
     /// The two grants everyone with this viewer's standing gets (the same one twice when
@@ -423,21 +439,20 @@ macro_rules! visible_items_fn {
             viewer: &'a Viewer,
             item_kinds: &'a [&'a str],
         ) -> Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> {
-            let (broad, user_id, org_id) = viewer.parts();
             // One kind with `=`, for the same reason as in `holds_grant`.
             let of_kind: Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> =
                 match item_kinds {
                     [kind] => Box::new(items::kind.eq(*kind)),
                     _ => Box::new(items::kind.eq_any(item_kinds)),
                 };
-            Box::new(of_kind.and(holds_grant!(broad, user_id, org_id, items::kind, items::id)))
+            Box::new(of_kind.and(visible_item!(viewer)))
         }
     };
 }
 
 visible_items_fn!(
     /// Condition on `items`: the item is one `viewer` may see. Every read path of items puts
-    /// this (or, for a GET by id, its core `holds_grant!`) in its WHERE clause, so counts and
+    /// this (or, for a GET by id, its unboxed twin `visible_item!`) in its WHERE clause, so counts and
     /// pages only ever cover what the viewer may see.
     visible_items,
     items::table

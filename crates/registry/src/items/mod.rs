@@ -1,8 +1,8 @@
 //! Shared items (DESIGN §4): documents — long-lived, versioned, with attachments — and
 //! updates — short dated posts for the feed. Both live in `items`, are owned by their
 //! author's organization, and are seen only through their `item_access` grants: every read
-//! here joins [`audience::visible_items`] (a GET by id its core, `holds_grant!`, unboxed), so
-//! what a caller may not see is never fetched.
+//! here joins [`audience::visible_items`] (a GET by id its unboxed twin,
+//! `audience::visible_item!`), so what a caller may not see is never fetched.
 
 pub mod edit;
 pub mod idempotency;
@@ -385,19 +385,15 @@ pub fn get(
     kind: ItemKind,
     id: &str,
 ) -> Result<Item, RegistryError> {
-    use crate::audience::{holds_grant, viewer_grants};
-    use compact_db::schema::{group_members, item_access};
-    // The condition of `audience::visible_items` for one kind, unboxed and run on the
-    // backend's own connection: through the multi-backend connection, or boxed, diesel
-    // writes the statement's SQL out anew on every execution to find it prepared (more of
-    // a GET's CPU than SQLite's own work); here the query's type is the key. No LIMIT: the
-    // id is unique.
-    let (broad, user_id, org_id) = viewer.parts();
+    // Unboxed and run on the backend's own connection: through the multi-backend
+    // connection, or boxed, diesel writes the statement's SQL out anew on every execution
+    // to find it prepared (more of a GET's CPU than SQLite's own work); here the query's
+    // type is the key. No LIMIT: the id is unique.
     let query = items::table
         .filter(items::id.eq(id))
         .filter(items::kind.eq(kind.as_str()))
         .filter(items::deleted_at.is_null())
-        .filter(holds_grant!(broad, user_id, org_id, items::kind, items::id));
+        .filter(audience::visible_item!(viewer));
     // The selection names its backend.
     let row = match conn {
         DbConnection::Pg(pg) => query.select(ItemRow::as_select()).get_result(pg),
