@@ -4,24 +4,18 @@
 use std::collections::{BTreeSet, HashMap};
 
 use crate::search::query::TextQuery;
-use crate::search::text::{Language, stem, tokens};
+use crate::search::text::{Language, tokens, with_stem};
 
 /// About this many characters of context are kept around the first match.
 const CONTEXT_BEFORE: usize = 60;
 const SNIPPET_CHARS: usize = 240;
 
-/// The snippets of one query's result page. Per language, it keeps the query's terms (its
-/// words and their stems) and whether each word read so far matched: the page's texts
-/// share most of their words, and stemming is the dear part of a snippet, so each distinct
-/// word of a page is stemmed once.
+/// The snippets of one query's result page: per language, the query's terms (its words and
+/// their stems). Stems come from the thread's cache ([`with_stem`]): stemming is the dear
+/// part of a snippet, and a page's texts share most of their words.
 pub struct Highlighter<'q> {
     query: &'q TextQuery,
-    languages: HashMap<Language, Seen>,
-}
-
-struct Seen {
-    terms: BTreeSet<String>,
-    matched: HashMap<String, bool>,
+    languages: HashMap<Language, BTreeSet<String>>,
 }
 
 impl<'q> Highlighter<'q> {
@@ -35,22 +29,16 @@ impl<'q> Highlighter<'q> {
     /// The snippet of `text`, or None when no word of it matches the query in `language`.
     pub fn snippet(&mut self, text: &str, language: Language) -> Option<String> {
         let query = self.query;
-        let seen = self.languages.entry(language).or_insert_with(|| Seen {
-            terms: query.highlight_terms(language),
-            matched: HashMap::new(),
-        });
-        snippet(text, language, &seen.terms, &mut seen.matched)
+        let terms = self
+            .languages
+            .entry(language)
+            .or_insert_with(|| query.highlight_terms(language));
+        snippet(text, language, terms)
     }
 }
 
-/// The snippet of `text`, or None when no word of it matches `terms`; `matches` remembers,
-/// for these terms, whether each word read matched.
-fn snippet(
-    text: &str,
-    language: Language,
-    terms: &BTreeSet<String>,
-    matches: &mut HashMap<String, bool>,
-) -> Option<String> {
+/// The snippet of `text`, or None when no word of it matches `terms`.
+fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<String> {
     // No word after the snippet's end is read (a long document's body once cost a stem
     // per word).
     let mut hits: Vec<(usize, usize)> = Vec::new();
@@ -59,14 +47,8 @@ fn snippet(
         if window.is_some_and(|(_, end)| t.end > end) {
             break;
         }
-        let matched = match matches.get(t.word.as_str()) {
-            Some(matched) => *matched,
-            None => {
-                let matched = terms.contains(&t.word) || terms.contains(&stem(&t.word, language));
-                matches.insert(t.word, matched);
-                matched
-            }
-        };
+        let matched =
+            terms.contains(&t.word) || with_stem(&t.word, language, |stem| terms.contains(stem));
         if matched {
             if window.is_none() {
                 let start = char_boundary_back(text, t.start, CONTEXT_BEFORE);
@@ -185,7 +167,7 @@ mod tests {
     }
 
     #[test]
-    fn matches_remembered_across_texts_and_languages_change_no_snippet() {
+    fn one_highlighter_for_many_texts_and_languages_changes_no_snippet() {
         let q = TextQuery::parse("terroristes").expect("test value");
         let texts = [
             ("Lutte contre le terrorisme", Language::Fr),
