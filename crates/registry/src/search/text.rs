@@ -93,14 +93,17 @@ fn stemmer(language: Language) -> Option<(usize, &'static Stemmer)> {
         .map(|(slot, (_, s))| (slot, s))
 }
 
-/// Words stemmed on this thread lately, per language ([`Language::STEMMED`] order), each
-/// map emptied once it holds [`STEM_CACHE_WORDS`]. A result page's snippets stem every word
-/// of its texts up to their first match, and the same words come back page after page:
-/// stemming was a fifth of a search's server time at a million items.
+/// Words stemmed on this thread lately, per stemmer (as [`stemmer`] numbers them), each map
+/// emptied once it holds [`STEM_CACHE_WORDS`]; words longer than [`STEM_CACHE_WORD_BYTES`]
+/// (codes, addresses) are not kept. A result page's snippets stem every word of its texts up
+/// to their first match, and the same words come back page after page: stemming was a fifth
+/// of a search's server time at a million items.
 const STEM_CACHE_WORDS: usize = 8_192;
+const STEM_CACHE_WORD_BYTES: usize = 48;
 
 thread_local! {
-    static STEMS: RefCell<[HashMap<Box<str>, Box<str>>; 5]> = RefCell::default();
+    static STEMS: RefCell<[HashMap<Box<str>, Box<str>>; Language::STEMMED.len()]> =
+        RefCell::default();
 }
 
 /// The stem of one lower-case word in `language` (the word itself where there is no stemmer).
@@ -110,10 +113,13 @@ pub fn stem(word: &str, language: Language) -> String {
 
 /// Calls `f` with the stem of one lower-case word in `language`, without copying it. `f` must
 /// not stem (the thread's cache is borrowed meanwhile).
-pub fn with_stem<R>(word: &str, language: Language, f: impl FnOnce(&str) -> R) -> R {
+pub(crate) fn with_stem<R>(word: &str, language: Language, f: impl FnOnce(&str) -> R) -> R {
     let Some((slot, stemmer)) = stemmer(language) else {
         return f(word);
     };
+    if word.len() > STEM_CACHE_WORD_BYTES {
+        return f(&stemmer.stem(word));
+    }
     STEMS.with_borrow_mut(|maps| {
         let known = &mut maps[slot];
         if let Some(stem) = known.get(word) {
@@ -138,9 +144,9 @@ pub fn is_cjk(c: char) -> bool {
         | '\u{f900}'..='\u{faff}')
 }
 
-/// A letter or digit. The letters of the six languages' alphabets are told apart by range
-/// first: Unicode's tables (searched for every other character) took a tenth of a search's
-/// server time on Arabic and Russian snippets.
+/// A letter or digit. ASCII, Latin-1's letters, the basic Cyrillic block and the Arabic
+/// letters are told apart by range first: Unicode's tables (searched for every other
+/// character) took a tenth of a search's server time on Arabic and Russian snippets.
 fn is_word_char(c: char) -> bool {
     match c {
         'a'..='z' | 'A'..='Z' | '0'..='9' => true,
@@ -151,8 +157,9 @@ fn is_word_char(c: char) -> bool {
     }
 }
 
-/// Appends `c` lower-cased, keeping only letters and digits: `İ` lower-cases to `i` and a
-/// combining dot. Characters that are lower case already, or have no case, take a short way.
+/// Appends `c`, a letter or digit ([`is_word_char`]), lower-cased, keeping only letters and
+/// digits: `İ` lower-cases to `i` and a combining dot. Common characters that are lower
+/// case already, or have no case, take a short way.
 fn push_lower(word: &mut String, c: char) {
     match c {
         'a'..='z' | '0'..='9' => word.push(c),

@@ -160,15 +160,10 @@ fn counted_key(
     request: &SearchRequest,
     newest: Newest,
 ) -> Result<CountedKey, RegistryError> {
-    let watermark = last_change(conn)?;
-    let mut groups: Vec<String> = match viewer {
-        Viewer::User { org_id, .. } => group_members::table
-            .filter(group_members::organization_id.eq(org_id))
-            .select(group_members::group_id)
-            .load(conn)?,
-        Viewer::Anonymous => Vec::new(),
+    let (watermark, groups) = match viewer {
+        Viewer::User { org_id, .. } => change_and_groups(conn, org_id)?,
+        Viewer::Anonymous => (last_change(conn)?, Vec::new()),
     };
-    groups.sort_unstable();
     Ok(CountedKey {
         watermark,
         viewer: viewer.clone(),
@@ -177,6 +172,36 @@ fn counted_key(
         filters: request.filters.clone(),
         newest,
     })
+}
+
+/// The last change and the groups of `org_id` (sorted), in one statement: one moment of
+/// both even outside a transaction, so a key never pairs items of one moment with the
+/// group membership of another.
+fn change_and_groups(
+    conn: &mut DbConnection,
+    org_id: &str,
+) -> Result<(i64, Vec<String>), RegistryError> {
+    use diesel::sql_types::{BigInt, Nullable};
+    let change = items::table.select((
+        max(items::change_seq),
+        None::<String>.into_sql::<Nullable<Text>>(),
+    ));
+    let groups = group_members::table
+        .filter(group_members::organization_id.eq(org_id))
+        .select((
+            None::<i64>.into_sql::<Nullable<BigInt>>(),
+            group_members::group_id.nullable(),
+        ));
+    // Each backend's own connection: the multi-backend one writes no UNION.
+    let both = change.union_all(groups);
+    let rows: Vec<(Option<i64>, Option<String>)> = match conn {
+        DbConnection::Pg(pg) => both.load(pg)?,
+        DbConnection::Sqlite(sqlite) => both.load(sqlite)?,
+    };
+    let watermark = rows.iter().find_map(|(change, _)| *change).unwrap_or(0);
+    let mut groups: Vec<String> = rows.into_iter().filter_map(|(_, group)| group).collect();
+    groups.sort_unstable();
+    Ok((watermark, groups))
 }
 
 /// The items one text matches, as of `watermark`.
@@ -278,23 +303,30 @@ impl CountIndex {
         request: &SearchRequest,
         newest: Newest,
     ) -> Result<Counted, RegistryError> {
-        // A search counted before (the next page of it, say) is answered from the two reads
-        // of its key, without a snapshot: three round trips fewer on PostgreSQL. The key
-        // names everything the counts follow from, so its entry is right for it whenever
-        // the reads were made.
+        // A search counted before (the same one again, or the next page of a ranked one)
+        // is answered from one read of its key, without a snapshot: one PostgreSQL round
+        // trip instead of five. The key names everything the counts follow from, read at
+        // one moment, so its entry is right for it. A search not counted before makes as
+        // many round trips as it did.
         let key = counted_key(conn, viewer, request, newest)?;
-        if let Some(counted) = self.counted.get(&key) {
-            return Ok(Counted::clone(&counted));
+        if let Some(counted) = self.counted_before(&key) {
+            return Ok(counted);
         }
         in_snapshot(conn, |conn| {
             let key = counted_key(conn, viewer, request, newest)?;
-            if let Some(counted) = self.counted.get(&key) {
-                return Ok(Counted::clone(&counted));
+            if let Some(counted) = self.counted_before(&key) {
+                return Ok(counted);
             }
             let counted = self.count_anew(conn, &key, request)?;
             self.counted.insert(key, Arc::new(counted.clone()));
             Ok(counted)
         })
+    }
+
+    fn counted_before(&self, key: &CountedKey) -> Option<Counted> {
+        self.counted
+            .get(key)
+            .map(|counted| Counted::clone(&counted))
     }
 
     /// Counts `request`, whose key is `key`, from the catalog and the text's matches.
