@@ -112,6 +112,16 @@ baseline_sql() {
 
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
+# The requests the server timed so far, and how many of them took over 50 ms there (its
+# /metrics histogram, every route). Read around each product round: against wrk's p99, it
+# tells a tail inside the server from one outside it (scheduling, sockets, wrk itself).
+server_timed() {
+  curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '
+    /^compact_http_request_duration_seconds_bucket/ && /le="0.05"/ {fast += $NF}
+    /^compact_http_request_duration_seconds_count/ {all += $NF}
+    END {printf "%d %d\n", all, all - fast}'
+}
+
 "$BIN/compact-bench" bare --bind "127.0.0.1:$BARE_PORT" --workers "$(nproc)" & BARE=$!
 
 for BACKEND in $BACKENDS; do
@@ -184,11 +194,15 @@ for BACKEND in $BACKENDS; do
         SECS=$(awk -v p="$p50" -v s="$SECS" -v cap="$SLOW_CAP" 'BEGIN {t = int(3 * p / 1000) + 1; if (t > cap) t = cap; if (t < s) t = s; print t}')
       fi
       AUTH="Authorization: Bearer $(token)"   # access tokens live 10 minutes
+      read -r timed_before over_before <<<"$(server_timed)"
       case "$figure" in
         "get document") json=$(wrk_json get "http://127.0.0.1:$PORT" -H "$AUTH") ;;
         "post update") json=$(wrk_json post "http://127.0.0.1:$PORT" -H "$AUTH") ;;
         *) json=$(wrk_json get-plain "http://127.0.0.1:$PORT$path" -H "$AUTH") ;;
       esac
+      read -r timed_after over_after <<<"$(server_timed)"
+      [ -z "$json" ] ||
+        json="{\"server_requests\":$((timed_after - timed_before)),\"server_over_50ms\":$((over_after - over_before)),${json#\{}"
       record "$figure" product "$round" "$json"
     done
   done 3<"$WORK/sql/index.tsv"

@@ -22,6 +22,12 @@ pub struct Measurement {
     pub p99_ms: f64,
     #[serde(default)]
     pub errors: u64,
+    /// Product rounds: the requests the server itself timed in the round, and how many of
+    /// them took longer than 50 ms there (its `/metrics` histogram, read before and after).
+    #[serde(default)]
+    pub server_requests: Option<u64>,
+    #[serde(default)]
+    pub server_over_50ms: Option<u64>,
 }
 
 /// Server memory of one backend's run (kB, from /proc/PID/status).
@@ -47,6 +53,10 @@ pub struct Row {
     pub p99_target_ms: Option<f64>,
     pub errors: u64,
     pub rounds: usize,
+    /// The median over rounds of the share (%) of requests over 50 ms as the server timed
+    /// them: above the load generator's share, the rest of the tail was outside the server
+    /// (scheduling, sockets, the load generator itself).
+    pub server_over_50ms_pct: Option<f64>,
 }
 
 pub fn median(values: &mut [f64]) -> f64 {
@@ -124,10 +134,22 @@ pub fn rows(measurements: &[Measurement], backend: &str) -> Vec<Row> {
                 p99_target_ms,
                 errors: product.iter().map(|m| m.errors).sum(),
                 rounds: product.len(),
+                server_over_50ms_pct: server_share_over_50ms(&product),
                 figure,
             }
         })
         .collect()
+}
+
+fn server_share_over_50ms(product: &[&Measurement]) -> Option<f64> {
+    let mut shares: Vec<f64> = product
+        .iter()
+        .filter_map(|m| match (m.server_over_50ms, m.server_requests) {
+            (Some(over), Some(all)) if all > 0 => Some(100.0 * over as f64 / all as f64),
+            _ => None,
+        })
+        .collect();
+    (!shares.is_empty()).then(|| median(&mut shares))
 }
 
 /// Requests per second, with a decimal where there are few.
@@ -159,6 +181,9 @@ fn verdict(row: &Row) -> String {
                 "**not met**"
             }
         ));
+        if let Some(share) = row.server_over_50ms_pct {
+            out.push(format!("over 50 ms in the server: {share:.2} %"));
+        }
     }
     out.join("; ")
 }
@@ -280,7 +305,32 @@ mod tests {
             p50_ms: 1.0,
             p99_ms: 2.0,
             errors: 0,
+            server_requests: None,
+            server_over_50ms: None,
         }
+    }
+
+    #[test]
+    fn the_server_share_over_50_ms_is_a_median_of_rounds_that_have_one() {
+        let timed = |round, over| Measurement {
+            server_requests: Some(1_000),
+            server_over_50ms: Some(over),
+            ..m("product", round, 50.0)
+        };
+        let ms = vec![
+            timed(1, 2),
+            timed(2, 30),
+            timed(3, 5),
+            m("product", 4, 50.0),
+        ];
+        let share = rows(&ms, "sqlite")[0]
+            .server_over_50ms_pct
+            .expect("timed rounds");
+        assert!((share - 0.5).abs() < 1e-9, "{share}");
+        assert_eq!(
+            rows(&[m("product", 1, 50.0)], "sqlite")[0].server_over_50ms_pct,
+            None
+        );
     }
 
     #[test]
