@@ -452,8 +452,8 @@ macro_rules! visible_items_fn {
 
 visible_items_fn!(
     /// Condition on `items`: the item is one `viewer` may see. Every read path of items puts
-    /// this (or, for a GET by id, its unboxed twin `visible_item!`) in its WHERE clause, so counts and
-    /// pages only ever cover what the viewer may see.
+    /// this (or, for a GET by id, its unboxed twin `visible_item!`) in its WHERE clause, so
+    /// counts and pages only ever cover what the viewer may see.
     visible_items,
     items::table
 );
