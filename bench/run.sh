@@ -5,7 +5,8 @@
 #   bench/run.sh --quick                     10,000 items, both backends, short rounds (< 5 min)
 #   bench/run.sh --items 100000 [--backend postgres|sqlite|both] [--rounds 5] [--seconds 5]
 #
-# Needs wrk (apt-get install -y wrk), pgbench and psql, and PostgreSQL at
+# Needs oha (cargo install oha --version 1.16.0 --locked; cmake for its TLS library),
+# pgbench and psql, and PostgreSQL at
 # $BENCH_PG (default postgres://postgres@127.0.0.1:5432) for the PostgreSQL half.
 # Writes bench/results/run-<date>-<items>.{md,json}.
 #
@@ -35,8 +36,8 @@ FAST_SECS=$SECS
 PG_SERVER=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${BENCH_PORT:-18181}
 BARE_PORT=${BENCH_BARE_PORT:-18190}
-for tool in wrk pgbench psql curl; do
-  command -v $tool >/dev/null || { echo "$tool is needed (wrk: apt-get install -y wrk)" >&2; exit 1; }
+for tool in oha pgbench psql curl; do
+  command -v $tool >/dev/null || { echo "$tool is needed (see bench/README.md, Running it)" >&2; exit 1; }
 done
 
 # One invocation for both binaries: the same feature set, so nothing is rebuilt twice.
@@ -57,9 +58,6 @@ cleanup() {
 trap cleanup EXIT
 MEASUREMENTS=$WORK/measurements.jsonl MEMORY=$WORK/memory.jsonl
 : >"$MEASUREMENTS"; : >"$MEMORY"
-for script in get post login get-plain; do
-  cat "bench/lua/$script.lua" bench/lua/report.lua >"$WORK/$script.lua"
-done
 
 # record FIGURE SIDE ROUND JSON: one line of the measurements file.
 record() {
@@ -78,10 +76,12 @@ token() {
     -d "{\"email\":\"$READER\",\"password\":\"$PASSWORD\"}" | sed 's/.*"access_token":"\([^"]*\)".*/\1/'
 }
 
-# wrk_json SCRIPT URL [wrk options…]: the JSON line of report.lua.
-wrk_json() {
-  local script=$1 url=$2; shift 2
-  wrk -t1 -c"$CONNS" -d"${SECS}s" --timeout 60s -s "$WORK/$script.lua" "$@" "$url" | sed -n 's/^JSON //p'
+# load_json [oha options…] URL: one round from $CONNS keep-alive connections for $SECS
+# seconds (requests still running at the end are waited for), as one JSON line. One client
+# thread, as the server has the rest of the machine. Not wrk: see crates/bench/src/oha.rs.
+load_json() {
+  oha --no-tui --output-format json --worker-threads 1 -c "$CONNS" -z "${SECS}s" -w -t 60s "$@" |
+    "$BIN/compact-bench" load-summary
 }
 
 # baseline_sql SCRIPT: the captured SQL replayed natively with the same concurrency.
@@ -113,8 +113,8 @@ baseline_sql() {
 rss_kb() { awk -v k="$2:" '$1 == k {print $2}' "/proc/$1/status"; }
 
 # The requests the server timed so far, and how many of them took over 50 ms there (its
-# /metrics histogram, every route). Read around each product round: against wrk's p99, it
-# tells a tail inside the server from one outside it (scheduling, sockets, wrk itself).
+# /metrics histogram, every route). Read around each product round: against the client's
+# p99, it tells a tail inside the server from one outside it (scheduling, sockets, client).
 server_timed() {
   curl -fsS "http://127.0.0.1:$PORT/metrics" | awk '
     /^compact_http_request_duration_seconds_bucket/ && /le="0.05"/ {fast += $NF}
@@ -147,8 +147,11 @@ for BACKEND in $BACKENDS; do
   "$BIN/compact-bench" capture --database-url "$URL" --manifest "$WORK/manifest.json" --out "$WORK/sql"
   M() { "$BIN/compact-bench" manifest --manifest "$WORK/manifest.json" "$1"; }
   READER=$(M reader-email) PASSWORD=$(M password)
-  M documents >"$WORK/ids.txt"; M logins >"$WORK/logins.txt"
-  export BENCH_IDS=$WORK/ids.txt BENCH_LOGINS=$WORK/logins.txt BENCH_PASSWORD=$PASSWORD
+  # What the rounds vary: documents the reader may see, sign-ins over the generated users,
+  # and updates as a focal point's script posts them (oha picks a line at random each time).
+  M documents | sed "s|^|http://127.0.0.1:$PORT/api/v1/documents/|" >"$WORK/document-urls.txt"
+  M logins | sed "s|.*|{\"email\":\"&\",\"password\":\"$PASSWORD\"}|" >"$WORK/logins.jsonl"
+  seq 10000 | sed 's|.*|{"title":"Benchmark update &","body":"A short update posted by the benchmark harness about border security cooperation. &","language":"en","tags":["financing"],"tlp":"green"}|' >"$WORK/updates.jsonl"
 
   COMPACT_DATA_DIR=$DATA DATABASE_URL=$URL COMPACT_LOG_LEVEL=warn \
     COMPACT_RATE_LIMIT_BURST=1000000000 COMPACT_RATE_LIMIT_REPLENISH_MS=1 \
@@ -196,9 +199,9 @@ for BACKEND in $BACKENDS; do
       AUTH="Authorization: Bearer $(token)"   # access tokens live 10 minutes
       read -r timed_before over_before <<<"$(server_timed)"
       case "$figure" in
-        "get document") json=$(wrk_json get "http://127.0.0.1:$PORT" -H "$AUTH") ;;
-        "post update") json=$(wrk_json post "http://127.0.0.1:$PORT" -H "$AUTH") ;;
-        *) json=$(wrk_json get-plain "http://127.0.0.1:$PORT$path" -H "$AUTH") ;;
+        "get document") json=$(load_json -H "$AUTH" --urls-from-file "$WORK/document-urls.txt") ;;
+        "post update") json=$(load_json -H "$AUTH" -m POST -T application/json -Z "$WORK/updates.jsonl" "http://127.0.0.1:$PORT/api/v1/updates") ;;
+        *) json=$(load_json -H "$AUTH" "http://127.0.0.1:$PORT$path") ;;
       esac
       read -r timed_after over_after <<<"$(server_timed)"
       [ -z "$json" ] ||
@@ -209,15 +212,15 @@ for BACKEND in $BACKENDS; do
   SECS=$FAST_SECS
 
   for round in $(seq "$ROUNDS"); do
-    record me baseline "$round" "$(wrk_json get-plain "http://127.0.0.1:$BARE_PORT/me" -H "$AUTH")"
+    record me baseline "$round" "$(load_json -H "$AUTH" "http://127.0.0.1:$BARE_PORT/me")"
     AUTH="Authorization: Bearer $(token)"
-    record me product "$round" "$(wrk_json get-plain "http://127.0.0.1:$PORT/api/v1/me" -H "$AUTH")"
+    record me product "$round" "$(load_json -H "$AUTH" "http://127.0.0.1:$PORT/api/v1/me")"
   done
   for round in $(seq "$ROUNDS"); do
     bound=$("$BIN/compact" passwords benchmark --rounds 6)
     field() { sed -n "s/.*\"$1\":\([0-9.]*\).*/\1/p" <<<"$bound"; }
     record login baseline "$round" "{\"rps\":$(field bound_per_second),\"p50_ms\":$(field ms_per_hash),\"p99_ms\":$(field ms_per_hash)}"
-    record login product "$round" "$(wrk_json login "http://127.0.0.1:$PORT/api/v1/auth/login")"
+    record login product "$round" "$(load_json -m POST -T application/json -Z "$WORK/logins.jsonl" "http://127.0.0.1:$PORT/api/v1/auth/login")"
   done
 
   echo "{\"backend\":\"$BACKEND\",\"idle_rss_kb\":$IDLE_KB,\"peak_rss_kb\":$(rss_kb "$SERVER" VmHWM)}" >>"$MEMORY"

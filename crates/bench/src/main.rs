@@ -4,6 +4,7 @@
 //! - `capture`: the SQL the registry runs for each benchmarked operation, values inlined;
 //! - `sql`: replays a captured script natively from several threads (the SQLite baseline);
 //! - `bare`: a bare actix-web JSON server (the baseline of the trivial authenticated GET);
+//! - `load-summary`: one round's figures from oha's JSON report;
 //! - `report`: medians, ratios to baselines and targets, as Markdown and JSON.
 
 // The workspace denies unsafe code; only compact-api `memory` may allow it.
@@ -15,6 +16,7 @@ mod dataset;
 mod generate;
 mod inline;
 mod load;
+mod oha;
 mod report;
 mod runner;
 mod words;
@@ -77,6 +79,9 @@ enum Command {
         #[arg(long, default_value_t = 2)]
         workers: usize,
     },
+    /// Read `oha --output-format json` from stdin; print the round's req/s, p50, p99,
+    /// requests and errors as one JSON line.
+    LoadSummary,
     /// Summarise a run's measurements.
     Report {
         #[arg(long)]
@@ -126,6 +131,11 @@ fn main() -> anyhow::Result<()> {
             seconds,
         ),
         Command::Bare { bind, workers } => Ok(bare::serve(&bind, workers)?),
+        Command::LoadSummary => {
+            let json = std::io::read_to_string(std::io::stdin())?;
+            println!("{}", serde_json::to_string(&oha::summarise(&json)?)?);
+            Ok(())
+        }
         Command::Report {
             measurements,
             memory,

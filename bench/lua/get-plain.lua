@@ -1,1 +1,0 @@
--- A fixed GET (the URL given to wrk); nothing to vary.
