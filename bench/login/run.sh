@@ -9,7 +9,7 @@ BIN=target/release/compact
 OUT=bench/results
 mkdir -p "$OUT"
 command -v oha >/dev/null || { echo "oha is needed: cargo install oha --version 1.16.0 --locked" >&2; exit 1; }
-cargo build --release -p compact-api -p compact-bench >/dev/null
+[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release -p compact-api -p compact-bench >/dev/null
 
 DATA=$(mktemp -d)
 trap 'kill "${SERVER:-0}" 2>/dev/null || true; rm -rf "$DATA"' EXIT
