@@ -437,8 +437,17 @@ async fn the_demo_loads_once_and_serves_a_realistic_compact() {
     let documents = get("/api/v1/documents".into()).await;
     assert_eq!(
         documents["items"].as_array().expect("items").len(),
-        4,
+        5,
         "the OIC coordinator sees green, own and clear documents only"
+    );
+    let other = get("/api/v1/search?language=other".into()).await;
+    assert_eq!(other["total"], 1, "{other}");
+    assert!(
+        other["hits"][0]["title"]
+            .as_str()
+            .expect("title")
+            .starts_with("Relatório"),
+        "{other}"
     );
     let arabic = get("/api/v1/search?q=%D8%A7%D9%84%D8%A5%D8%B1%D9%87%D8%A7%D8%A8".into()).await;
     assert_eq!(arabic["total"], 2, "{arabic}");
@@ -457,6 +466,74 @@ async fn the_demo_loads_once_and_serves_a_realistic_compact() {
         2,
         "TLP:CLEAR only"
     );
+    assert_demo_items_cover_every_language_marking_and_recipient(&test_db);
+}
+
+/// Read from the database, since no one user sees every item: documents and updates each in
+/// the six UN languages and under every marking, one item in another language, addressed to
+/// organizations, groups (a working group and the Central Asia Joint Plan of Action) and
+/// named users, and one edited document.
+fn assert_demo_items_cover_every_language_marking_and_recipient(test_db: &TestDatabase) {
+    use compact_db::schema::{groups, item_versions, items};
+    use diesel::prelude::*;
+    use std::collections::BTreeSet;
+
+    let mut conn = test_db.connect();
+    let rows: Vec<(String, String, String, String)> = items::table
+        .filter(items::deleted_at.is_null())
+        .select((items::kind, items::language, items::tlp, items::recipients))
+        .load(&mut conn)
+        .expect("items");
+    let un_languages = BTreeSet::from(["ar", "zh", "en", "fr", "ru", "es"]);
+    let markings = BTreeSet::from(["clear", "green", "amber", "amber_strict", "red"]);
+    for kind in ["document", "update"] {
+        let of_kind = || rows.iter().filter(|r| r.0 == kind);
+        let languages: BTreeSet<&str> = of_kind().map(|r| r.1.as_str()).collect();
+        assert!(
+            languages.is_superset(&un_languages),
+            "{kind}s in {languages:?}"
+        );
+        let tlps: BTreeSet<&str> = of_kind().map(|r| r.2.as_str()).collect();
+        assert_eq!(tlps, markings, "{kind}s");
+    }
+    assert!(rows.iter().any(|r| r.1 == "other"), "an item in `other`");
+
+    let recipients: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|r| serde_json::from_str(&r.3).expect("recipients"))
+        .collect();
+    let named = |field: &str| -> BTreeSet<String> {
+        recipients
+            .iter()
+            .flat_map(|r| r[field].as_array().cloned().unwrap_or_default())
+            .map(|id| id.as_str().expect("id").to_owned())
+            .collect()
+    };
+    assert!(!named("organizations").is_empty(), "organizations named");
+    assert!(!named("users").is_empty(), "users named");
+    let group_kinds: BTreeSet<(String, String)> = groups::table
+        .filter(groups::id.eq_any(named("groups")))
+        .select((groups::kind, groups::name))
+        .load::<(String, String)>(&mut conn)
+        .expect("groups")
+        .into_iter()
+        .collect();
+    assert!(
+        group_kinds.iter().any(|(kind, _)| kind == "working_group"),
+        "{group_kinds:?}"
+    );
+    assert!(
+        group_kinds.contains(&(
+            "regional_plan".to_owned(),
+            "Central Asia Joint Plan of Action".to_owned()
+        )),
+        "{group_kinds:?}"
+    );
+    let versions: i64 = item_versions::table
+        .count()
+        .get_result(&mut conn)
+        .expect("versions");
+    assert!(versions >= 1, "an edited document");
 }
 
 async fn wait_until_up(client: &reqwest::Client, base: &str) {

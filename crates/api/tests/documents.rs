@@ -637,3 +637,331 @@ async fn the_feed_pages_newest_first_and_polls_with_since() {
 fn urlencode(s: &str) -> String {
     s.replace(':', "%3A").replace('+', "%2B")
 }
+
+async fn create_document_with_key(
+    app: &TestApp,
+    token: &str,
+    key: &str,
+    body: &Value,
+) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/documents"))
+        .bearer_auth(token)
+        .header("idempotency-key", key)
+        .json(body)
+        .send()
+        .await
+        .expect("request")
+}
+
+/// The ids of the documents `token` lists.
+async fn listed_documents(app: &TestApp, token: &str) -> Vec<String> {
+    let page: Value = app.get_json(token, "/api/v1/documents?limit=100").await;
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|d| d["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_idempotency_key_on_a_document_replays_it_and_refuses_another_request() {
+    let w = world().await;
+    let app = &w.app;
+    let body = document("amber", json!({ "organizations": [w.interpol] }));
+    let first = create_document_with_key(app, &w.author, "doc-key", &body).await;
+    assert_eq!(first.status(), 201);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let location = first.headers()["location"].clone();
+    let first: Value = first.json().await.expect("json");
+
+    let again = create_document_with_key(app, &w.author, "doc-key", &body).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], location);
+    let again: Value = again.json().await.expect("json");
+    assert_eq!(again, first, "the first document, as it was");
+
+    // The same key with another request: refused, whichever field differs.
+    let mut other_title = body.clone();
+    other_title["title"] = json!("Another assessment");
+    let mut other_audience = body.clone();
+    other_audience["tlp"] = json!("green");
+    other_audience["recipients"] = json!({});
+    for other in [other_title, other_audience] {
+        let answer = problem(
+            create_document_with_key(app, &w.author, "doc-key", &other).await,
+            422,
+        )
+        .await;
+        assert_eq!(answer["errors"][0]["field"], "Idempotency-Key", "{answer}");
+    }
+    assert_eq!(
+        listed_documents(app, &w.author).await,
+        [first["id"].as_str().expect("id")]
+    );
+    let created = app
+        .audit_actions()
+        .into_iter()
+        .filter(|a| a == "document.created")
+        .count();
+    assert_eq!(created, 1);
+}
+
+#[tokio::test]
+async fn recipients_who_are_deactivated_or_suspended_are_refused_and_told_why() {
+    let w = world().await;
+    let app = &w.app;
+    let wco = app.create_org("WCO", "compact_entity");
+    let gone_id = app.create_user(&w.interpol, "gone@interpol.example", "member");
+    let wco_user_id = app.create_user(&wco, "member@wco.example", "member");
+    app.cut_off(std::slice::from_ref(&gone_id), std::slice::from_ref(&wco));
+
+    let refusals = [
+        (
+            document("red", json!({ "users": [w.recipient_id, gone_id] })),
+            "recipients.users",
+            format!("{gone_id:?} is not an active user"),
+        ),
+        (
+            document("red", json!({ "users": [wco_user_id] })),
+            "recipients.users",
+            format!("{wco_user_id:?} is not an active user"),
+        ),
+        (
+            document("amber", json!({ "organizations": [w.interpol, wco] })),
+            "recipients.organizations",
+            format!("{wco:?} is not an active organization"),
+        ),
+    ];
+    for (body, field, message) in &refusals {
+        let answer = problem(
+            app.post_json("/api/v1/documents", Some(&w.author), body.clone())
+                .await,
+            422,
+        )
+        .await;
+        assert_eq!(answer["errors"][0]["field"], *field, "{answer}");
+        assert_eq!(answer["errors"][0]["message"], message.as_str(), "{answer}");
+    }
+    assert!(listed_documents(app, &w.author).await.is_empty());
+
+    // Named in an edit, or in sharing further: refused alike, and nothing changes.
+    let doc = app
+        .share_document(
+            &w.author,
+            document("red", json!({ "users": [w.recipient_id] })),
+        )
+        .await;
+    let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
+    let edit = patch_with(
+        app,
+        &w.author,
+        &path,
+        Some("\"v1\""),
+        json!({ "recipients": { "users": [w.recipient_id, gone_id] } }),
+    )
+    .await;
+    let answer = problem(edit, 422).await;
+    assert_eq!(answer["errors"][0]["field"], "recipients.users");
+    let amber = app
+        .share_document(
+            &w.author,
+            document("amber", json!({ "organizations": [w.interpol] })),
+        )
+        .await;
+    let shared = app
+        .post_json(
+            &format!(
+                "/api/v1/documents/{}/recipients",
+                amber["id"].as_str().expect("id")
+            ),
+            Some(&w.recipient),
+            json!({ "organizations": [wco] }),
+        )
+        .await;
+    let answer = problem(shared, 422).await;
+    assert_eq!(answer["errors"][0]["field"], "recipients.organizations");
+    for (id, version) in [(&doc["id"], 1), (&amber["id"], 1)] {
+        let current: Value = app
+            .get_json(
+                &w.author,
+                &format!("/api/v1/documents/{}", id.as_str().expect("id")),
+            )
+            .await;
+        assert_eq!(current["version"], version);
+    }
+}
+
+/// Every route of a document: (method, path, body, the status without credentials when the
+/// document is not TLP:CLEAR — 404 on the public read routes, else 401).
+fn routes_of(
+    path: &str,
+    attachment: &str,
+    group: &str,
+) -> Vec<(reqwest::Method, String, Option<Value>, u16)> {
+    use reqwest::Method;
+    vec![
+        (Method::GET, path.to_owned(), None, 404),
+        (Method::GET, format!("{path}/versions"), None, 401),
+        (
+            Method::PATCH,
+            path.to_owned(),
+            Some(json!({ "title": "Revived" })),
+            401,
+        ),
+        (Method::DELETE, path.to_owned(), None, 401),
+        (
+            Method::POST,
+            format!("{path}/recipients"),
+            Some(json!({ "groups": [group] })),
+            401,
+        ),
+        (Method::GET, format!("{path}/attachments"), None, 404),
+        (
+            Method::GET,
+            format!("{path}/attachments/{attachment}"),
+            None,
+            404,
+        ),
+        (
+            Method::DELETE,
+            format!("{path}/attachments/{attachment}"),
+            None,
+            401,
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn a_deleted_document_stays_in_the_database_and_every_route_answers_404() {
+    use compact_db::schema::{item_access, item_versions, items};
+    use diesel::prelude::*;
+
+    let w = world().await;
+    let app = &w.app;
+    let doc = app
+        .share_document(
+            &w.author,
+            document("amber", json!({ "organizations": [w.interpol] })),
+        )
+        .await;
+    let id = doc["id"].as_str().expect("id").to_owned();
+    let path = format!("/api/v1/documents/{id}");
+    let edited = patch_with(
+        app,
+        &w.author,
+        &path,
+        Some("\"v1\""),
+        json!({ "title": "Assessment, revised" }),
+    )
+    .await;
+    assert_eq!(edited.status(), 200);
+    let attached = app
+        .client
+        .post(app.url(&format!("{path}/attachments?filename=notes.txt")))
+        .bearer_auth(&w.author)
+        .body("Field notes.")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(attached.status(), 201);
+    let attachment: Value = attached.json().await.expect("json");
+    let attachment = attachment["id"].as_str().expect("id").to_owned();
+
+    // Readable before: the 404s below are the deletion's.
+    for token in [&w.author, &w.recipient] {
+        for route in [
+            path.clone(),
+            format!("{path}/versions"),
+            format!("{path}/attachments"),
+            format!("{path}/attachments/{attachment}"),
+        ] {
+            assert_eq!(app.status_of(Some(token), &route).await, 200, "{route}");
+        }
+    }
+
+    let deleted = app
+        .client
+        .delete(app.url(&path))
+        .bearer_auth(&w.author)
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), 204);
+
+    // Kept for the record: the row, as last edited, and its earlier version.
+    let mut conn = app.db.get().expect("connection");
+    let (title, version, deleted_at): (String, i32, Option<chrono::NaiveDateTime>) = items::table
+        .find(&id)
+        .select((items::title, items::version, items::deleted_at))
+        .first(&mut *conn)
+        .expect("the row is still there");
+    assert_eq!((title.as_str(), version), ("Assessment, revised", 2));
+    assert!(deleted_at.is_some());
+    let versions: Vec<(i32, String)> = item_versions::table
+        .filter(item_versions::item_id.eq(&id))
+        .select((item_versions::version, item_versions::title))
+        .load(&mut *conn)
+        .expect("versions");
+    assert_eq!(
+        versions,
+        [(1, "Assessment of financing channels".to_owned())]
+    );
+    // ... but nobody holds a grant to it or to its versions.
+    let grants: i64 = item_access::table
+        .filter(
+            item_access::item_id
+                .eq(&id)
+                .or(item_access::item_id.like(format!("{id}/%"))),
+        )
+        .count()
+        .get_result(&mut *conn)
+        .expect("grants");
+    assert_eq!(grants, 0);
+    drop(conn);
+
+    for (who, token) in [
+        ("author", Some(&w.author)),
+        ("recipient", Some(&w.recipient)),
+        ("public", None),
+    ] {
+        for (method, route, body, anonymous) in routes_of(&path, &attachment, &w.group) {
+            let mut request = app
+                .client
+                .request(method.clone(), app.url(&route))
+                .header("if-match", "\"v2\"");
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            if let Some(token) = token {
+                request = request.bearer_auth(token);
+            }
+            let status = request.send().await.expect("request").status();
+            let expected = if token.is_none() { anonymous } else { 404 };
+            assert_eq!(status, expected, "{who}: {method} {route}");
+        }
+        if let Some(token) = token {
+            assert!(!listed_documents(app, token).await.contains(&id), "{who}");
+            let found: Value = app
+                .get_json(token, "/api/v1/search?q=assessment&limit=100")
+                .await;
+            assert_eq!(found["total"], 0, "{who}: {found}");
+            let export = app
+                .get_as(token, "/api/v1/search/export?format=jsonl&q=assessment")
+                .await;
+            assert_eq!(export.status(), 200);
+            assert_eq!(export.text().await.expect("body"), "", "{who}");
+        }
+    }
+    let upload = app
+        .client
+        .post(app.url(&format!("{path}/attachments?filename=more.txt")))
+        .bearer_auth(&w.author)
+        .body("More notes.")
+        .send()
+        .await
+        .expect("upload");
+    assert_eq!(upload.status(), 404);
+}

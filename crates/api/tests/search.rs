@@ -508,3 +508,461 @@ async fn without_loading_at_start_the_first_search_loads_the_count_index() {
     );
     assert!(gauge(&metrics, "compact_search_count_index_bytes") > 0);
 }
+
+/// Items of two organizations under every marking and kind of recipient, for the filters.
+/// The reader (an INTERPOL member) sees the first eight; the last two are not for them.
+const FILTERED: [(&str, &str, &str, &str, &str); 10] = [
+    // title, author ("unodc" | "fatf"), kind, tlp, recipients ("" | "interpol" | a group
+    // | "reader" | "sahel+interpol")
+    (
+        "Gold routes across the Sahel",
+        "unodc",
+        "documents",
+        "green",
+        "",
+    ),
+    (
+        "Fuel trafficking in Sahel border towns",
+        "unodc",
+        "documents",
+        "amber",
+        "sahel",
+    ),
+    (
+        "Courier arrests reported by INTERPOL",
+        "unodc",
+        "updates",
+        "amber",
+        "interpol",
+    ),
+    (
+        "Joint Sahel and INTERPOL briefing",
+        "unodc",
+        "documents",
+        "green",
+        "sahel+interpol",
+    ),
+    (
+        "Balkan corridor typologies",
+        "fatf",
+        "documents",
+        "amber_strict",
+        "balkans",
+    ),
+    ("Public statement on cash", "fatf", "updates", "clear", ""),
+    (
+        "Named informant report",
+        "fatf",
+        "documents",
+        "red",
+        "reader",
+    ),
+    ("Hawala guidance", "fatf", "documents", "green", ""),
+    (
+        "Caspian shipments",
+        "unodc",
+        "documents",
+        "amber",
+        "caspian",
+    ),
+    ("Internal FATF memo", "fatf", "documents", "amber", ""),
+];
+
+/// When the backdated items were created (the rest were created as the test ran). The
+/// hidden Caspian item sits between two visible ones on their day.
+const BACKDATED: [(&str, &str); 4] = [
+    ("Gold routes across the Sahel", "2025-03-10T12:00:00Z"),
+    ("Hawala guidance", "2025-06-20T08:00:00Z"),
+    ("Caspian shipments", "2025-06-20T12:00:00Z"),
+    (
+        "Fuel trafficking in Sahel border towns",
+        "2025-06-20T18:00:00Z",
+    ),
+];
+
+struct FilteredLibrary {
+    app: TestApp,
+    reader: String,
+    unodc: String,
+    fatf: String,
+    sahel: String,
+    balkans: String,
+    caspian: String,
+    /// Each item's `created_at` as the API gave it, by title.
+    created: std::collections::BTreeMap<String, String>,
+}
+
+async fn filtered_library() -> FilteredLibrary {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let fatf = app.create_org("FATF", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let osce = app.create_org("OSCE", "regional_organization");
+    let sahel = app.create_group("Sahel circle", &[&interpol, &osce]);
+    let balkans = app.create_group("Balkans circle", &[&interpol]);
+    let caspian = app.create_group("Caspian circle", &[&osce]);
+    app.create_user(&unodc, "fp@unodc.example", "focal_point");
+    app.create_user(&fatf, "fp@fatf.example", "focal_point");
+    let reader_id = app.create_user(&interpol, "member@interpol.example", "member");
+    let unodc_author = app.tokens("fp@unodc.example").await.0;
+    let fatf_author = app.tokens("fp@fatf.example").await.0;
+    let reader = app.tokens("member@interpol.example").await.0;
+    let mut created = std::collections::BTreeMap::new();
+    for (title, author, kind, tlp, to) in FILTERED {
+        let recipients = match to {
+            "" => json!({}),
+            "interpol" => json!({ "organizations": [interpol] }),
+            "sahel" => json!({ "groups": [sahel] }),
+            "balkans" => json!({ "groups": [balkans] }),
+            "caspian" => json!({ "groups": [caspian] }),
+            "reader" => json!({ "users": [reader_id] }),
+            "sahel+interpol" => json!({ "organizations": [interpol], "groups": [sahel] }),
+            other => unreachable!("{other}"),
+        };
+        let mut body = json!({
+            "title": title, "body": "Smuggling networks adapt to enforcement.",
+            "language": "en", "tags": ["smuggling"], "tlp": tlp, "recipients": recipients,
+        });
+        if kind == "documents" {
+            body["type"] = json!("report");
+        }
+        let token = if author == "unodc" {
+            &unodc_author
+        } else {
+            &fatf_author
+        };
+        let response = app
+            .post_json(&format!("/api/v1/{kind}"), Some(token), body)
+            .await;
+        assert_eq!(response.status(), 201, "{title}");
+        let item: Value = response.json().await.expect("json");
+        created.insert(
+            title.to_owned(),
+            item["created_at"].as_str().expect("created_at").to_owned(),
+        );
+    }
+    for (title, at) in BACKDATED {
+        backdate(&app, title, at);
+        created.insert(title.to_owned(), at.to_owned());
+    }
+    FilteredLibrary {
+        app,
+        reader,
+        unodc,
+        fatf,
+        sahel,
+        balkans,
+        caspian,
+        created,
+    }
+}
+
+/// Items cannot be created in the past through the API: the test moves one's creation
+/// time in the database, as a restored backup might have it. The write draws a new change
+/// number, so the search count index reads the item again.
+fn backdate(app: &TestApp, title: &str, at: &str) {
+    use compact_db::schema::items;
+    use diesel::prelude::*;
+    let at = chrono::DateTime::parse_from_rfc3339(at)
+        .expect("instant")
+        .naive_utc();
+    let mut conn = app.db.get().expect("connection");
+    let moved = diesel::update(items::table.filter(items::title.eq(title)))
+        .set(items::created_at.eq(at))
+        .execute(&mut *conn)
+        .expect("backdate");
+    assert_eq!(moved, 1, "{title}");
+}
+
+/// Search parameters, as (name, value).
+type Params<'a> = Vec<(&'a str, &'a str)>;
+
+/// A search by `token` with these parameters (and room for every hit), answered 200.
+async fn search_with(app: &TestApp, token: &str, pairs: &[(&str, &str)]) -> Value {
+    let mut pairs: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    pairs.push(("limit".into(), "100".into()));
+    let response = app
+        .client
+        .get(with_query(app, "/api/v1/search", &pairs))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("search");
+    assert_eq!(response.status(), 200, "{pairs:?}");
+    response.json().await.expect("json")
+}
+
+/// The hits' titles in order.
+fn ordered_titles(results: &Value) -> Vec<String> {
+    results["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["title"].as_str().expect("title").to_owned())
+        .collect()
+}
+
+/// The total and every facet describe exactly the hits (all on one page).
+fn assert_counts_match_hits(results: &Value, what: &str) {
+    use std::collections::BTreeMap;
+    let hits = results["hits"].as_array().expect("hits");
+    assert!(results["next_cursor"].is_null(), "{what}: one page");
+    assert_eq!(
+        results["total"].as_u64().expect("total") as usize,
+        hits.len(),
+        "{what}: total"
+    );
+    for (facet, field) in [
+        ("kind", "kind"),
+        ("type", "type"),
+        ("tlp", "tlp"),
+        ("language", "language"),
+        ("organization", "owner_organization_id"),
+        ("tag", "tags"),
+    ] {
+        let mut expected: BTreeMap<String, i64> = BTreeMap::new();
+        for hit in hits {
+            let values = match &hit[field] {
+                Value::Array(values) => values.clone(),
+                value => vec![value.clone()],
+            };
+            for value in values {
+                *expected
+                    .entry(value.as_str().expect("value").to_owned())
+                    .or_default() += 1;
+            }
+        }
+        let counted: BTreeMap<String, i64> = results["facets"][facet]
+            .as_array()
+            .expect("facet")
+            .iter()
+            .map(|c| {
+                (
+                    c["value"].as_str().expect("value").to_owned(),
+                    c["count"].as_i64().expect("count"),
+                )
+            })
+            .collect();
+        assert_eq!(counted, expected, "{what}: facet {facet}");
+    }
+}
+
+/// Each filter narrows the hits to exactly the visible items it names, with or without a
+/// text query and in both orders; totals and facets agree with the hits.
+#[tokio::test]
+async fn organization_group_and_tlp_filters_keep_exactly_their_visible_items() {
+    let lib = filtered_library().await;
+    let t = |i: usize| FILTERED[i].0;
+    let cases: Vec<(Params, BTreeSet<String>)> = vec![
+        (
+            vec![],
+            set(&[t(0), t(1), t(2), t(3), t(4), t(5), t(6), t(7)]),
+        ),
+        (
+            vec![("organization", lib.unodc.as_str())],
+            set(&[t(0), t(1), t(2), t(3)]),
+        ),
+        (
+            vec![("organization", lib.fatf.as_str())],
+            set(&[t(4), t(5), t(6), t(7)]),
+        ),
+        (vec![("organization", "no-such-organization")], set(&[])),
+        (vec![("group", lib.sahel.as_str())], set(&[t(1), t(3)])),
+        (vec![("group", lib.balkans.as_str())], set(&[t(4)])),
+        // Addressed to a group the reader's organization is not in: nothing shows.
+        (vec![("group", lib.caspian.as_str())], set(&[])),
+        (vec![("tlp", "clear")], set(&[t(5)])),
+        (vec![("tlp", "green")], set(&[t(0), t(3), t(7)])),
+        (vec![("tlp", "amber")], set(&[t(1), t(2)])),
+        (vec![("tlp", "amber_strict")], set(&[t(4)])),
+        (vec![("tlp", "red")], set(&[t(6)])),
+        (
+            vec![("organization", lib.fatf.as_str()), ("tlp", "green")],
+            set(&[t(7)]),
+        ),
+        (
+            vec![("group", lib.sahel.as_str()), ("tlp", "amber")],
+            set(&[t(1)]),
+        ),
+        (
+            vec![
+                ("organization", lib.unodc.as_str()),
+                ("group", lib.balkans.as_str()),
+            ],
+            set(&[]),
+        ),
+    ];
+    for (filters, expected) in cases {
+        for text in [None, Some(("q", "smuggling"))] {
+            for sort in ["newest", "relevance"] {
+                if text.is_none() && sort == "relevance" {
+                    continue;
+                }
+                let mut pairs = filters.clone();
+                pairs.extend(text);
+                pairs.push(("sort", sort));
+                let results = search_with(&lib.app, &lib.reader, &pairs).await;
+                let what = format!("{pairs:?}");
+                assert_eq!(titles(&results), expected, "{what}");
+                assert_counts_match_hits(&results, &what);
+            }
+        }
+    }
+}
+
+/// `from` (inclusive) and `to` (exclusive) keep the items created in between: across days
+/// and within one, down to the microsecond of an item's creation.
+#[tokio::test]
+async fn date_ranges_keep_exactly_the_items_created_within_them() {
+    let lib = filtered_library().await;
+    let t = |i: usize| FILTERED[i].0;
+    let hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    // Created as the test ran, in this order: 2, 3, 4, 5, 6.
+    let middle = lib.created[t(4)].as_str();
+    let cases: Vec<(Params, BTreeSet<String>)> = vec![
+        (
+            vec![
+                ("from", "2025-01-01T00:00:00Z"),
+                ("to", "2026-01-01T00:00:00Z"),
+            ],
+            set(&[t(0), t(7), t(1)]),
+        ),
+        (
+            vec![
+                ("from", "2025-06-20T00:00:00Z"),
+                ("to", "2025-06-21T00:00:00Z"),
+            ],
+            set(&[t(7), t(1)]),
+        ),
+        (
+            vec![
+                ("from", "2025-06-20T12:00:00Z"),
+                ("to", "2025-06-21T00:00:00Z"),
+            ],
+            set(&[t(1)]),
+        ),
+        // At or after `from`, before `to`.
+        (
+            vec![
+                ("from", "2025-06-20T08:00:00Z"),
+                ("to", "2025-06-20T18:00:00Z"),
+            ],
+            set(&[t(7)]),
+        ),
+        (
+            vec![
+                ("from", "2025-06-20T08:00:00.000001Z"),
+                ("to", "2025-06-20T18:00:00.000001Z"),
+            ],
+            set(&[t(1)]),
+        ),
+        (vec![("to", "2025-06-20T08:00:00Z")], set(&[t(0)])),
+        (vec![("to", "2025-01-01T00:00:00Z")], set(&[])),
+        (
+            vec![("from", hour_ago.as_str())],
+            set(&[t(2), t(3), t(4), t(5), t(6)]),
+        ),
+        (vec![("from", middle)], set(&[t(4), t(5), t(6)])),
+        (vec![("to", middle)], set(&[t(0), t(7), t(1), t(2), t(3)])),
+        (
+            vec![
+                ("organization", lib.fatf.as_str()),
+                ("from", "2025-06-01T00:00:00Z"),
+                ("to", middle),
+            ],
+            set(&[t(7)]),
+        ),
+    ];
+    for (filters, expected) in cases {
+        for text in [None, Some(("q", "smuggling"))] {
+            let mut pairs = filters.clone();
+            pairs.extend(text);
+            let results = search_with(&lib.app, &lib.reader, &pairs).await;
+            let what = format!("{pairs:?}");
+            assert_eq!(titles(&results), expected, "{what}");
+            assert_counts_match_hits(&results, &what);
+        }
+    }
+    // Newest first follows the creation times, backdated ones last.
+    let newest = search_with(&lib.app, &lib.reader, &[("tag", "smuggling")]).await;
+    assert_eq!(
+        ordered_titles(&newest),
+        [t(6), t(5), t(4), t(3), t(2), t(1), t(7), t(0)]
+    );
+}
+
+/// Relevance puts the item that says the word most first, though it is the oldest; newest
+/// first follows creation times, not the order of ids or of writes.
+#[tokio::test]
+async fn relevance_ranks_more_occurrences_higher_and_newest_follows_creation_time() {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    app.create_user(&unodc, "fp@unodc.example", "focal_point");
+    let author = app.tokens("fp@unodc.example").await.0;
+    // The same length each, the word five times, twice, once; oldest first.
+    let documents = [
+        (
+            "Five mentions",
+            "Contraband trade: contraband fuel, contraband gold, contraband cattle and contraband cigarettes move north.",
+        ),
+        (
+            "Two mentions",
+            "Contraband trade: smuggled fuel, stolen gold, contraband cattle and counterfeit cigarettes move north.",
+        ),
+        (
+            "One mention",
+            "Informal trade: smuggled fuel, stolen gold, contraband cattle and counterfeit cigarettes move north.",
+        ),
+    ];
+    for (title, body) in documents {
+        app.share_document(
+            &author,
+            json!({
+                "title": title, "body": body, "language": "en", "type": "report",
+                "tags": ["trade"], "tlp": "green",
+            }),
+        )
+        .await;
+    }
+    let ranked = search_with(&app, &author, &[("q", "contraband")]).await;
+    assert_eq!(
+        ordered_titles(&ranked),
+        ["Five mentions", "Two mentions", "One mention"]
+    );
+    let scores: Vec<f64> = ranked["hits"]
+        .as_array()
+        .expect("hits")
+        .iter()
+        .map(|h| h["score"].as_f64().expect("score"))
+        .collect();
+    assert!(scores[0] > scores[1] && scores[1] > scores[2], "{scores:?}");
+    assert_counts_match_hits(&ranked, "ranked");
+
+    let newest = [("q", "contraband"), ("sort", "newest")];
+    let by_date = search_with(&app, &author, &newest).await;
+    assert_eq!(
+        ordered_titles(&by_date),
+        ["One mention", "Two mentions", "Five mentions"]
+    );
+    assert!(by_date["hits"][0]["score"].is_null(), "no score by date");
+    // Created earlier after all: it moves to the end, in both kinds of search.
+    backdate(&app, "One mention", "2025-01-01T00:00:00Z");
+    let by_tag = [("tag", "trade")];
+    for pairs in [&newest[..], &by_tag[..]] {
+        let by_date = search_with(&app, &author, pairs).await;
+        assert_eq!(
+            ordered_titles(&by_date),
+            ["Two mentions", "Five mentions", "One mention"],
+            "{pairs:?}"
+        );
+    }
+    let ranked = search_with(&app, &author, &[("q", "contraband")]).await;
+    assert_eq!(
+        ordered_titles(&ranked),
+        ["Five mentions", "Two mentions", "One mention"],
+        "the rank does not depend on age"
+    );
+}

@@ -265,13 +265,582 @@ async fn a_daily_digest_goes_out_once_per_day_with_what_is_still_visible() {
     assert!(!body.contains("Withdrawn note"));
 }
 
+/// The (subject, body) of every mail to `recipient` in the outbox, oldest first.
 fn outbox_for(app: &TestApp, recipient: &str) -> Vec<(String, String)> {
     use compact_db::schema::outbox::dsl as o;
     use diesel::prelude::*;
     let mut conn = app.db.get().expect("connection");
     o::outbox
         .filter(o::recipient.eq(recipient))
+        .order((o::created_at.asc(), o::id.asc()))
         .select((o::subject, o::body_text))
         .load(&mut *conn)
         .expect("outbox")
+}
+
+/// The mail context the server's own writes use in tests.
+fn mail_context() -> compact_auth::accounts::MailContext {
+    compact_auth::accounts::MailContext {
+        public_url: "https://compact.test".into(),
+        message_domain: "compact.test".into(),
+    }
+}
+
+/// (recipient, subject) of every mail in the outbox, oldest first.
+fn outbox(app: &TestApp) -> Vec<(String, String)> {
+    use compact_db::schema::outbox::dsl as o;
+    use diesel::prelude::*;
+    let mut conn = app.db.get().expect("connection");
+    o::outbox
+        .order((o::created_at.asc(), o::id.asc()))
+        .select((o::recipient, o::subject))
+        .load(&mut *conn)
+        .expect("outbox")
+}
+
+/// The mail queued since `seen` mails, as (recipient, subject) sorted by recipient; moves
+/// `seen` past them.
+fn mail_since(app: &TestApp, seen: &mut usize) -> Vec<(String, String)> {
+    let all = outbox(app);
+    let mut new = all[*seen..].to_vec();
+    *seen = all.len();
+    new.sort();
+    new
+}
+
+/// How many items wait in `user_id`'s next digest.
+fn queued_for_digest(app: &TestApp, user_id: &str) -> i64 {
+    use compact_db::schema::digest_entries::dsl as d;
+    use diesel::prelude::*;
+    let mut conn = app.db.get().expect("connection");
+    d::digest_entries
+        .filter(d::user_id.eq(user_id))
+        .count()
+        .get_result(&mut *conn)
+        .expect("digest entries")
+}
+
+/// `send_digests` as the scheduler runs it, at `at`.
+fn send_digests_at(app: &TestApp, at: chrono::NaiveDateTime) -> usize {
+    let mut conn = app.db.get().expect("connection");
+    compact_registry::subscriptions::send_digests(&mut conn, &mail_context(), at).expect("digests")
+}
+
+/// `hour` o'clock (UTC) `days` days after the day of `from`.
+fn hour_of_day(from: chrono::NaiveDateTime, days: i64, hour: u32) -> chrono::NaiveDateTime {
+    (from.date() + chrono::Duration::days(days))
+        .and_hms_opt(hour, 0, 0)
+        .expect("time")
+}
+
+/// Creates an item over HTTP (`kind` is `documents` or `updates`), asserting 201.
+async fn share(app: &TestApp, token: &str, kind: &str, body: Value) -> Value {
+    let response = app
+        .post_json(&format!("/api/v1/{kind}"), Some(token), body)
+        .await;
+    assert_eq!(response.status(), 201, "share {kind}");
+    response.json().await.expect("json")
+}
+
+fn sahel_update(title: &str) -> Value {
+    json!({ "title": title, "body": "Text.", "language": "en", "tags": ["sahel"], "tlp": "green" })
+}
+
+/// The `digests_sent` row, not the emptied queue, keeps a second digest from going out in
+/// the same day: an item queued after the day's digest waits, through a restart, for the
+/// next day's.
+#[tokio::test]
+async fn an_item_queued_after_the_days_digest_waits_for_the_next_day_even_after_a_restart() {
+    let (test_db, _) = compact_db::testing::TestDatabase::migrated();
+    let app = TestApp::builder()
+        .database_url(test_db.url().clone())
+        .spawn()
+        .await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    app.create_user(&unodc, "author@unodc.example", "focal_point");
+    let reader_id = app.create_user(&interpol, "reader@interpol.example", "member");
+    let author = app.tokens("author@unodc.example").await.0;
+    let reader = app.tokens("reader@interpol.example").await.0;
+    let answer = follow(
+        &app,
+        &reader,
+        json!({ "target": "tag", "target_id": "sahel", "delivery": "daily" }),
+    )
+    .await;
+    assert_eq!(answer.status(), 201);
+
+    share(&app, &author, "updates", sahel_update("First note")).await;
+    let today = compact_db::now();
+    let tomorrow = hour_of_day(today, 1, 6);
+    assert_eq!(send_digests_at(&app, tomorrow), 1);
+    assert_eq!(queued_for_digest(&app, &reader_id), 0);
+
+    // Queued after that digest went out, yet before its day began: due, but not today.
+    share(&app, &author, "updates", sahel_update("Second note")).await;
+    assert_eq!(queued_for_digest(&app, &reader_id), 1);
+    assert_eq!(
+        send_digests_at(&app, hour_of_day(today, 1, 7)),
+        0,
+        "one digest a day, though an item waits"
+    );
+    assert_eq!(queued_for_digest(&app, &reader_id), 1, "still waiting");
+
+    // A restart: a new server on the same database knows the day's digest went out.
+    drop(app);
+    let app = TestApp::builder()
+        .database_url(test_db.url().clone())
+        .spawn()
+        .await;
+    assert_eq!(
+        send_digests_at(&app, hour_of_day(today, 1, 8)),
+        0,
+        "not after a restart either"
+    );
+    assert_eq!(queued_for_digest(&app, &reader_id), 1);
+    assert_eq!(outbox_for(&app, "reader@interpol.example").len(), 1);
+
+    // The next day it goes out, once.
+    assert_eq!(send_digests_at(&app, hour_of_day(today, 2, 0)), 1);
+    assert_eq!(send_digests_at(&app, hour_of_day(today, 2, 12)), 0);
+    let digests = outbox_for(&app, "reader@interpol.example");
+    assert_eq!(digests.len(), 2);
+    assert!(digests[0].1.contains("First note") && !digests[0].1.contains("Second note"));
+    let (subject, body) = &digests[1];
+    assert_eq!(
+        subject,
+        "[TLP:GREEN] Your daily digest: 1 new or changed item"
+    );
+    assert!(
+        body.contains("Second note") && !body.contains("First note"),
+        "{body}"
+    );
+}
+
+/// Following an organization: told of each of its new items one may see, under every
+/// marking, with the marking in the subject; not of another organization's.
+#[tokio::test]
+async fn following_an_organization_tells_of_its_items_with_the_tlp_in_the_subject() {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let fatf = app.create_org("FATF", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    app.create_user(&unodc, "fp@unodc.example", "focal_point");
+    app.create_user(&fatf, "fp@fatf.example", "focal_point");
+    let follower_id = app.create_user(&interpol, "follower@interpol.example", "member");
+    let unodc_author = app.tokens("fp@unodc.example").await.0;
+    let fatf_author = app.tokens("fp@fatf.example").await.0;
+    let follower = app.tokens("follower@interpol.example").await.0;
+    let answer = follow(
+        &app,
+        &follower,
+        json!({ "target": "organization", "target_id": unodc, "delivery": "immediate" }),
+    )
+    .await;
+    assert_eq!(answer.status(), 201);
+
+    let to_interpol = json!({ "organizations": [interpol] });
+    let document = |title: &str, tlp: &str, recipients: &Value| {
+        json!({
+            "title": title, "summary": format!("Summary of {title}"), "body": "Text.",
+            "language": "en", "type": "report", "tlp": tlp, "recipients": recipients,
+        })
+    };
+    let update = |title: &str, tlp: &str, recipients: &Value| json!({ "title": title, "body": "Text.", "tlp": tlp, "recipients": recipients });
+    let nobody = json!({});
+    for (kind, body) in [
+        ("updates", update("Clear note", "clear", &nobody)),
+        ("documents", document("Green report", "green", &nobody)),
+        ("documents", document("Amber report", "amber", &to_interpol)),
+        (
+            "updates",
+            update("Strict note", "amber_strict", &to_interpol),
+        ),
+        (
+            "documents",
+            document("Red memo", "red", &json!({ "users": [follower_id] })),
+        ),
+        // UNODC's, but not for INTERPOL: no notice.
+        ("documents", document("Internal memo", "amber", &nobody)),
+    ] {
+        share(&app, &unodc_author, kind, body).await;
+    }
+    // FATF's items, which the follower sees but does not follow.
+    let fatf_green = share(
+        &app,
+        &fatf_author,
+        "documents",
+        document("FATF guidance", "green", &nobody),
+    )
+    .await;
+    share(
+        &app,
+        &fatf_author,
+        "updates",
+        update("FATF alert", "amber", &to_interpol),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/documents/{}",
+        fatf_green["id"].as_str().expect("id")
+    );
+    assert_eq!(app.status_of(Some(&follower), &path).await, 200);
+
+    let mails = outbox_for(&app, "follower@interpol.example");
+    let subjects: Vec<&str> = mails.iter().map(|(s, _)| s.as_str()).collect();
+    assert_eq!(
+        subjects,
+        [
+            "[TLP:CLEAR] New update: Clear note",
+            "[TLP:GREEN] New document: Green report",
+            "[TLP:AMBER] New document: Amber report",
+            "[TLP:AMBER+STRICT] New update: Strict note",
+            "[TLP:RED] New document: Red memo",
+        ]
+    );
+    // Only CLEAR and GREEN items have their summary in the mail.
+    assert!(mails[1].1.contains("Summary of Green report"));
+    for (_, body) in &mails[2..] {
+        assert!(!body.contains("Summary of"), "{body}");
+    }
+    assert_eq!(outbox(&app).len(), 5, "nobody else follows anything");
+}
+
+/// A change tells the subscribers in the item's audience after the change, never its
+/// author nor whoever made the change.
+#[tokio::test]
+async fn a_changed_item_tells_its_audience_but_never_its_author_or_editor() {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let fatf = app.create_org("FATF", "compact_entity");
+    app.create_user(&unodc, "author@unodc.example", "focal_point");
+    app.create_user(&unodc, "editor@unodc.example", "focal_point");
+    app.create_user(&unodc, "colleague@unodc.example", "member");
+    let reader_id = app.create_user(&interpol, "reader@interpol.example", "focal_point");
+    app.create_user(&fatf, "outsider@fatf.example", "member");
+    let (colleague_mail, editor_mail) = ("colleague@unodc.example", "editor@unodc.example");
+    let (reader_mail, outsider_mail) = ("reader@interpol.example", "outsider@fatf.example");
+    let author = &app.tokens("author@unodc.example").await.0;
+    let editor = &app.tokens(editor_mail).await.0;
+    let reader = &app.tokens(reader_mail).await.0;
+    let colleague = &app.tokens(colleague_mail).await.0;
+    let outsider = &app.tokens(outsider_mail).await.0;
+    for token in [author, editor, colleague, reader, outsider] {
+        let answer = follow(
+            &app,
+            token,
+            json!({ "target": "everything", "delivery": "immediate" }),
+        )
+        .await;
+        assert_eq!(answer.status(), 201);
+    }
+    let told = |subject: &str, who: &[&str]| -> Vec<(String, String)> {
+        let mut mails: Vec<(String, String)> = who
+            .iter()
+            .map(|w| ((*w).to_owned(), subject.to_owned()))
+            .collect();
+        mails.sort();
+        mails
+    };
+    let mut seen = 0;
+
+    let doc = share(
+        &app,
+        author,
+        "documents",
+        json!({
+            "title": "Route analysis", "body": "Text.", "language": "en", "type": "assessment",
+            "tlp": "amber", "recipients": { "organizations": [interpol] },
+        }),
+    )
+    .await;
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(
+            "[TLP:AMBER] New document: Route analysis",
+            &[colleague_mail, editor_mail, reader_mail]
+        )
+    );
+    let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
+    let patch = |token: &str, etag: &str, body: Value| {
+        app.client
+            .patch(app.url(&path))
+            .bearer_auth(token.to_owned())
+            .header("if-match", etag.to_owned())
+            .json(&body)
+            .send()
+    };
+
+    // An edit by a colleague of the author: neither hears of it.
+    let edited = patch(
+        editor,
+        "\"v1\"",
+        json!({ "title": "Route analysis, revised" }),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(edited.status(), 200);
+    let changed = "[TLP:AMBER] Changed document: Route analysis, revised";
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(changed, &[colleague_mail, reader_mail])
+    );
+
+    // Shared further by the recipient: FATF is in the audience now and hears of it; the one
+    // who shared does not, and the earlier editor does.
+    let shared = app
+        .post_json(
+            &format!("{path}/recipients"),
+            Some(reader),
+            json!({ "organizations": [fatf] }),
+        )
+        .await;
+    assert_eq!(shared.status(), 200);
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(changed, &[colleague_mail, editor_mail, outsider_mail])
+    );
+
+    // Narrowed to TLP:RED for the reader: only the reader is in the new audience.
+    let narrowed = patch(
+        editor,
+        "\"v3\"",
+        json!({ "tlp": "red", "recipients": { "users": [reader_id] } }),
+    )
+    .await
+    .expect("patch");
+    assert_eq!(narrowed.status(), 200);
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(
+            "[TLP:RED] Changed document: Route analysis, revised",
+            &[reader_mail]
+        )
+    );
+
+    // Updates alike.
+    let update = share(
+        &app,
+        author,
+        "updates",
+        json!({ "title": "Border note", "body": "Text.", "tlp": "green" }),
+    )
+    .await;
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(
+            "[TLP:GREEN] New update: Border note",
+            &[colleague_mail, editor_mail, outsider_mail, reader_mail]
+        )
+    );
+    let edited = app
+        .client
+        .patch(app.url(&format!(
+            "/api/v1/updates/{}",
+            update["id"].as_str().expect("id")
+        )))
+        .bearer_auth(editor)
+        .header("if-match", "\"v1\"")
+        .json(&json!({ "body": "Corrected text." }))
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(edited.status(), 200);
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        told(
+            "[TLP:GREEN] Changed update: Border note",
+            &[colleague_mail, outsider_mail, reader_mail]
+        )
+    );
+    assert!(outbox_for(&app, "author@unodc.example").is_empty());
+}
+
+/// Deactivated users and users of suspended organizations are told nothing: no notice of
+/// items shared after they were cut off, and no digest of what was queued before.
+#[tokio::test]
+async fn deactivated_users_and_suspended_organizations_get_no_notice_and_no_digest() {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let wco = app.create_org("WCO", "compact_entity");
+    let fatf = app.create_org("FATF", "compact_entity");
+    app.create_user(&unodc, "author@unodc.example", "focal_point");
+    let author = app.tokens("author@unodc.example").await.0;
+    // (e-mail, organization, delivery)
+    let subscribers = [
+        ("active@interpol.example", &interpol, "immediate"),
+        ("gone@interpol.example", &interpol, "immediate"),
+        ("member@wco.example", &wco, "immediate"),
+        ("daily@interpol.example", &interpol, "daily"),
+        ("daily-gone@interpol.example", &interpol, "daily"),
+        ("daily@fatf.example", &fatf, "daily"),
+    ];
+    let mut ids = std::collections::BTreeMap::new();
+    for (email, org, delivery) in subscribers {
+        ids.insert(email, app.create_user(org, email, "member"));
+        let token = app.tokens(email).await.0;
+        let answer = follow(
+            &app,
+            &token,
+            json!({ "target": "everything", "delivery": delivery }),
+        )
+        .await;
+        assert_eq!(answer.status(), 201);
+    }
+
+    share(&app, &author, "updates", sahel_update("Before")).await;
+    let mut seen = 0;
+    let before = mail_since(&app, &mut seen);
+    assert_eq!(before.len(), 3, "every immediate subscriber: {before:?}");
+    for email in [
+        "daily@interpol.example",
+        "daily-gone@interpol.example",
+        "daily@fatf.example",
+    ] {
+        assert_eq!(queued_for_digest(&app, &ids[email]), 1, "{email}");
+    }
+
+    app.cut_off(
+        &[
+            ids["gone@interpol.example"].clone(),
+            ids["daily-gone@interpol.example"].clone(),
+        ],
+        &[wco, fatf],
+    );
+    share(&app, &author, "updates", sahel_update("After")).await;
+    assert_eq!(
+        mail_since(&app, &mut seen),
+        [(
+            "active@interpol.example".to_owned(),
+            "[TLP:GREEN] New update: After".to_owned()
+        )]
+    );
+    assert_eq!(queued_for_digest(&app, &ids["daily@interpol.example"]), 2);
+    for email in ["daily-gone@interpol.example", "daily@fatf.example"] {
+        assert_eq!(
+            queued_for_digest(&app, &ids[email]),
+            1,
+            "{email}: nothing new queued"
+        );
+    }
+
+    // Tomorrow's digests: only the active daily subscriber's.
+    assert_eq!(
+        send_digests_at(&app, hour_of_day(compact_db::now(), 1, 6)),
+        1
+    );
+    let digests = mail_since(&app, &mut seen);
+    assert_eq!(digests.len(), 1, "{digests:?}");
+    assert_eq!(digests[0].0, "daily@interpol.example");
+    assert_eq!(
+        digests[0].1,
+        "[TLP:GREEN] Your daily digest: 2 new or changed items"
+    );
+}
+
+/// A creation that is refused sends nothing, and neither does a replay of an
+/// `Idempotency-Key`: twenty parallel retries make one item and one notice each.
+#[tokio::test]
+async fn a_refused_or_replayed_creation_sends_no_mail() {
+    let app = TestApp::spawn().await;
+    let unodc = app.create_org("UNODC", "compact_entity");
+    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let suspended = app.create_org("SUSPENDED", "compact_entity");
+    app.create_user(&unodc, "author@unodc.example", "focal_point");
+    app.create_user(&unodc, "member@unodc.example", "member");
+    app.create_user(&interpol, "reader@interpol.example", "member");
+    let daily_id = app.create_user(&interpol, "daily@interpol.example", "member");
+    app.cut_off(&[], std::slice::from_ref(&suspended));
+    let author = app.tokens("author@unodc.example").await.0;
+    let member = app.tokens("member@unodc.example").await.0;
+    for (email, delivery) in [
+        ("reader@interpol.example", "immediate"),
+        ("daily@interpol.example", "daily"),
+    ] {
+        let token = app.tokens(email).await.0;
+        let answer = follow(
+            &app,
+            &token,
+            json!({ "target": "everything", "delivery": delivery }),
+        )
+        .await;
+        assert_eq!(answer.status(), 201);
+    }
+    let document = |title: &str, tlp: &str, recipients: Value| {
+        json!({
+            "title": title, "body": "Text.", "language": "en", "type": "report",
+            "tlp": tlp, "recipients": recipients,
+        })
+    };
+
+    for (token, body, status) in [
+        (&author, document("  ", "green", json!({})), 422),
+        (
+            &author,
+            document(
+                "To a suspended organization",
+                "amber",
+                json!({ "organizations": [suspended] }),
+            ),
+            422,
+        ),
+        (&author, document("Red for nobody", "red", json!({})), 422),
+        (&member, document("By a member", "green", json!({})), 403),
+    ] {
+        let answer = app.post_json("/api/v1/documents", Some(token), body).await;
+        problem(answer, status).await;
+    }
+    assert!(outbox(&app).is_empty(), "{:?}", outbox(&app));
+    assert_eq!(queued_for_digest(&app, &daily_id), 0);
+
+    let post = |key: &'static str, body: Value| {
+        app.client
+            .post(app.url("/api/v1/documents"))
+            .bearer_auth(&author)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = post("key-1", document("Keyed report", "green", json!({})))
+        .await
+        .expect("post");
+    assert_eq!(first.status(), 201);
+    let replay = post("key-1", document("Keyed report", "green", json!({})))
+        .await
+        .expect("post");
+    assert_eq!(replay.headers()["idempotent-replayed"], "true");
+    let other = post("key-1", document("Another report", "green", json!({})))
+        .await
+        .expect("post");
+    problem(other, 422).await;
+    assert_eq!(
+        outbox(&app),
+        [(
+            "reader@interpol.example".to_owned(),
+            "[TLP:GREEN] New document: Keyed report".to_owned()
+        )]
+    );
+    assert_eq!(queued_for_digest(&app, &daily_id), 1);
+
+    let answers = futures_util::future::join_all((0..20).map(|_| {
+        post(
+            "key-parallel",
+            document("Parallel report", "green", json!({})),
+        )
+    }))
+    .await;
+    for answer in answers {
+        assert_eq!(answer.expect("post").status(), 201);
+    }
+    let told: Vec<String> = outbox(&app).into_iter().map(|(_, s)| s).collect();
+    assert_eq!(
+        told,
+        [
+            "[TLP:GREEN] New document: Keyed report",
+            "[TLP:GREEN] New document: Parallel report"
+        ]
+    );
+    assert_eq!(queued_for_digest(&app, &daily_id), 2);
 }

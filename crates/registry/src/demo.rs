@@ -1,7 +1,8 @@
 //! `compact seed --demo`: a realistic Compact to explore — the secretariat, Compact entities,
 //! regional organizations and member states named in the briefing, working groups and the
 //! Central Asia Joint Plan of Action, users of every role, nominations in every state, and
-//! documents and updates in the six UN languages under every TLP marking.
+//! documents and updates in the six UN languages (and one in another) under every TLP
+//! marking.
 //! Loaded in one transaction, and only once (a second run changes nothing).
 
 use chrono::TimeDelta;

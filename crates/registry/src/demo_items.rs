@@ -1,6 +1,6 @@
-//! The demo's documents and updates: all six UN languages, every TLP marking and every kind
-//! of recipient, shared by the demo users through the same code as the API, so search and
-//! the feed have something real to show.
+//! The demo's documents and updates: all six UN languages and `other`, every TLP marking
+//! and every kind of recipient, shared by the demo users through the same code as the API,
+//! so search and the feed have something real to show.
 
 use diesel::prelude::*;
 
@@ -196,6 +196,19 @@ const ITEMS: &[DemoItem] = &[
         title: "Reunión de fiscales especializados",
         body: "Los fiscales compartirán buenas prácticas en casos de terrorismo.",
         summary: "",
+    },
+    // Portuguese, a working language of the African Union: language `other`.
+    DemoItem {
+        author: "coordinator@au.demo",
+        kind: ItemKind::Document,
+        doc_type: Some(DocType::Report),
+        language: Language::Other,
+        tlp: Tlp::Green,
+        to: To::Nobody,
+        tags: &["pve", "mozambique"],
+        title: "Relatório sobre a prevenção do extremismo violento em Cabo Delgado",
+        summary: "Lições dos programas comunitários no norte de Moçambique.",
+        body: "## Conclusões\nOs programas de diálogo comunitário reduziram o recrutamento de jovens em três distritos.\n\nRecomenda-se reforçar a cooperação entre as autoridades locais, os líderes religiosos e as organizações da sociedade civil.",
     },
 ];
 
