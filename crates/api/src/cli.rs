@@ -288,7 +288,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
                     .read_line(&mut line)
                     .context("read the password from standard input")?;
                 let password = line.trim_end_matches(['\r', '\n']).to_owned();
-                let context = [email.as_str(), name.as_str()];
+                let context =
+                    compact_auth::accounts::admin_password_context(&mut conn, &email, &name)?;
+                let context: Vec<&str> = context.iter().map(String::as_str).collect();
                 compact_auth::password::check_strength(&password, &context)
                     .map_err(|weak| anyhow::anyhow!("password refused: it {}", weak.0))?;
                 Some(compact_auth::password::hash_with(
@@ -304,7 +306,9 @@ fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("administrator {} created (id {})", user.email, user.id);
             if let Some(token) = token {
                 let base = settings.public_url.trim_end_matches('/');
-                println!("set the password within 72 hours, once:");
+                println!(
+                    "open this link in a browser to set the password (once, within 72 hours):"
+                );
                 println!("  {base}/invitations/{token}");
                 println!(
                     "  or: curl -X POST {base}/api/v1/invitations/{token}/accept -H 'content-type: application/json' -d '{{\"password\":\"…\"}}'"

@@ -12,7 +12,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 use compact_auth::AuthSettings;
-use compact_auth::password::PasswordCost;
+use compact_auth::password::{MAX_MEMORY_KIB, PasswordCost};
 use compact_db::{DatabaseUrl, PoolOptions};
 use compact_mail::{SmtpSecurity, SmtpSettings};
 
@@ -64,7 +64,8 @@ pub struct Settings {
     pub smtp_ca_file: Option<PathBuf>,
     /// The `From` of every mail.
     pub mail_from: String,
-    /// argon2id memory in KiB (at least 19456), iterations and lanes.
+    /// argon2id memory in KiB, iterations and lanes: at least 19456 (19 MiB), 2 and 1 (the
+    /// design's floor; lower is refused at start), memory at most 1048576 (1 GiB).
     pub password_memory_kib: u32,
     pub password_iterations: u32,
     pub password_parallelism: u32,
@@ -241,10 +242,49 @@ impl Settings {
             self.mail_max_attempts > 0,
             "mail_max_attempts must be at least 1"
         );
+        self.check_password_cost()?;
         // SQLite takes the budget as a signed 64-bit byte count.
         anyhow::ensure!(
             self.sqlite_memory_mib <= MAX_SQLITE_MEMORY_MIB,
             "sqlite_memory_mib must be at most {MAX_SQLITE_MEMORY_MIB} (1 TiB); 0 sets no budget"
+        );
+        Ok(())
+    }
+
+    /// The argon2id cost must meet the design's floor. Every configuration source (file,
+    /// environment, flags) passes here; only Rust code building `Settings` itself — the
+    /// tests' `TestApp`, for cheap hashing — can run below it.
+    fn check_password_cost(&self) -> anyhow::Result<()> {
+        let floor = PasswordCost::FLOOR;
+        for (setting, value, least) in [
+            (
+                "password_memory_kib",
+                self.password_memory_kib,
+                floor.memory_kib,
+            ),
+            (
+                "password_iterations",
+                self.password_iterations,
+                floor.iterations,
+            ),
+            (
+                "password_parallelism",
+                self.password_parallelism,
+                floor.parallelism,
+            ),
+        ] {
+            anyhow::ensure!(
+                value >= least,
+                "{setting} (COMPACT_{}) is {value}; it must be at least {least}: argon2id costs \
+                 below m = 19456 KiB, t = 2, p = 1 are refused",
+                setting.to_uppercase()
+            );
+        }
+        anyhow::ensure!(
+            self.password_memory_kib <= MAX_MEMORY_KIB,
+            "password_memory_kib (COMPACT_PASSWORD_MEMORY_KIB) is {}; it must be at most \
+             {MAX_MEMORY_KIB} (1 GiB), the most a stored hash may ask of a sign-in",
+            self.password_memory_kib
         );
         Ok(())
     }
@@ -337,6 +377,63 @@ mod tests {
             ..Settings::default()
         };
         settings.validate().expect("a tebibyte is accepted");
+    }
+
+    #[test]
+    fn an_argon2_cost_below_the_floor_is_refused_naming_the_setting() {
+        let floor = Settings::default();
+        floor.validate().expect("the floor itself is accepted");
+        let cases = [
+            (
+                "password_memory_kib",
+                Settings {
+                    password_memory_kib: 19455,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "password_iterations",
+                Settings {
+                    password_iterations: 1,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "password_parallelism",
+                Settings {
+                    password_parallelism: 0,
+                    ..Settings::default()
+                },
+            ),
+            (
+                "password_memory_kib",
+                Settings {
+                    password_memory_kib: MAX_MEMORY_KIB + 1,
+                    ..Settings::default()
+                },
+            ),
+        ];
+        for (setting, settings) in cases {
+            let error = settings.validate().expect_err("refused").to_string();
+            assert!(error.contains(setting), "{setting}: {error}");
+        }
+        let stronger = Settings {
+            password_memory_kib: 64 * 1024,
+            password_iterations: 3,
+            password_parallelism: 2,
+            ..Settings::default()
+        };
+        stronger.validate().expect("above the floor is accepted");
+        // The environment goes through the same check.
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COMPACT_PASSWORD_MEMORY_KIB", "64");
+            let error = Settings::load(None, &Overrides::default()).expect_err("refused");
+            assert!(
+                format!("{error:#}").contains("COMPACT_PASSWORD_MEMORY_KIB"),
+                "{error:#}"
+            );
+            Ok(())
+        });
     }
 
     #[test]

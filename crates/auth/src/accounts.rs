@@ -130,6 +130,34 @@ fn issue_one_time_token(
     Ok(token)
 }
 
+/// The secretariat organization `compact admin create` makes when there is none yet.
+pub const SECRETARIAT_NAME: &str = "United Nations Office of Counter-Terrorism";
+pub const SECRETARIAT_ACRONYM: &str = "UNOCT";
+
+/// What makes a new admin's password guessable: their e-mail and name, and the name and
+/// acronym of the secretariat `create_admin` puts them in (the existing one, or the one it
+/// would create).
+pub fn admin_password_context(
+    conn: &mut DbConnection,
+    email: &str,
+    name: &str,
+) -> Result<Vec<String>, AuthError> {
+    let existing: Option<(String, String)> = organizations::table
+        .filter(organizations::kind.eq("secretariat"))
+        .order(organizations::created_at.asc())
+        .select((organizations::name, organizations::acronym))
+        .first(conn)
+        .optional()?;
+    let (org_name, acronym) =
+        existing.unwrap_or_else(|| (SECRETARIAT_NAME.to_owned(), SECRETARIAT_ACRONYM.to_owned()));
+    Ok(vec![
+        email.trim().to_owned(),
+        name.trim().to_owned(),
+        org_name,
+        acronym,
+    ])
+}
+
 /// `compact admin create`: an admin in the secretariat organization (created if missing),
 /// with a password, or invited through a single-use link (returned).
 pub fn create_admin(
@@ -140,8 +168,7 @@ pub fn create_admin(
 ) -> Result<(UserRow, Option<String>), AuthError> {
     let email = Email::parse(email).map_err(|m| AuthError::invalid("email", m))?;
     let name = validate_name(name)?;
-    let org_id =
-        users::ensure_secretariat(conn, "United Nations Office of Counter-Terrorism", "UNOCT")?;
+    let org_id = users::ensure_secretariat(conn, SECRETARIAT_NAME, SECRETARIAT_ACRONYM)?;
     let has_password = password_hash.is_some();
     let user = insert_user(conn, &org_id, &email, &name, Role::Admin, password_hash)?;
     let token = if has_password {

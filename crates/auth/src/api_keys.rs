@@ -239,6 +239,6 @@ pub fn authenticate(
         role,
         api_key: Some(ApiKeyGrant { id: key.id, scopes }),
         // The owner may have become an admin since: the rule applies to keys too.
-        mfa_satisfied: !role.requires_mfa() || owner.user.totp_enabled,
+        mfa_satisfied: role.second_factor_rule_met(owner.user.totp_enabled),
     })
 }

@@ -26,15 +26,22 @@ pub struct PasswordCost {
 
 impl Default for PasswordCost {
     fn default() -> Self {
-        Self {
-            memory_kib: 19 * 1024,
-            iterations: 2,
-            parallelism: 1,
-        }
+        Self::FLOOR
     }
 }
 
+/// The most memory a cost may ask for (1 GiB): verification refuses hashes asking for more.
+pub const MAX_MEMORY_KIB: u32 = 1 << 20;
+
 impl PasswordCost {
+    /// DESIGN §5's floor: m = 19 MiB, t = 2, p = 1. A configured cost below it is refused at
+    /// start (compact-api `Settings::validate`).
+    pub const FLOOR: PasswordCost = PasswordCost {
+        memory_kib: 19 * 1024,
+        iterations: 2,
+        parallelism: 1,
+    };
+
     /// Far cheaper, for tests only.
     pub fn insecure_for_tests() -> Self {
         Self {
@@ -102,8 +109,12 @@ const QUEUE: usize = 512;
 
 impl PasswordHasherPool {
     pub fn new(cost: PasswordCost, threads: usize) -> Result<Self, AuthError> {
+        Self::with_queue(cost, threads, QUEUE)
+    }
+
+    fn with_queue(cost: PasswordCost, threads: usize, waiting: usize) -> Result<Self, AuthError> {
         let dummy_hash = hash_with(cost, "dummy password for unknown accounts")?;
-        let (jobs, queue) = mpsc::sync_channel::<Job>(QUEUE);
+        let (jobs, queue) = mpsc::sync_channel::<Job>(waiting);
         let queue = Arc::new(Mutex::new(queue));
         for n in 0..threads.max(1) {
             let queue = queue.clone();
@@ -235,7 +246,7 @@ thread_local! {
 
 /// The most memory a stored hash may ask of a verification (1 GiB, in 1 KiB blocks): far
 /// above any sensible cost, far below what a tampered hash could demand.
-const MAX_VERIFY_BLOCKS: usize = 1 << 20;
+const MAX_VERIFY_BLOCKS: usize = MAX_MEMORY_KIB as usize;
 
 /// Checks `password` against a PHC-format argon2 hash, with the parameters the hash names,
 /// in this thread's reusable memory; the outputs are compared in constant time.
@@ -389,5 +400,48 @@ mod tests {
     fn the_default_cost_meets_the_design_floor() {
         let cost = PasswordCost::default();
         assert!(cost.memory_kib >= 19 * 1024 && cost.iterations >= 2 && cost.parallelism >= 1);
+        assert_eq!(PasswordCost::FLOOR, cost);
+    }
+
+    /// A full queue refuses at once with "unavailable" (the API's 503) rather than growing,
+    /// and the pool serves again once the queue drains.
+    #[tokio::test]
+    async fn a_full_hashing_queue_answers_unavailable() {
+        let pool =
+            PasswordHasherPool::with_queue(PasswordCost::insecure_for_tests(), 1, 1).expect("pool");
+        // Hold the only hashing thread until released.
+        let (started_tx, started) = mpsc::channel::<()>();
+        let (release, released) = mpsc::channel::<()>();
+        pool.jobs
+            .try_send(Box::new(move || {
+                let _ = started_tx.send(());
+                let _ = released.recv();
+            }))
+            .expect("first job");
+        started.recv().expect("the thread took the first job");
+        // One waiting job fills the queue of one.
+        pool.jobs.try_send(Box::new(|| {})).expect("queued");
+        let refused = pool
+            .verify("correct horse battery staple".into(), None)
+            .await
+            .expect_err("refused");
+        assert!(
+            matches!(refused, AuthError::Db(DbError::Unavailable(_))),
+            "{refused:?}"
+        );
+        release.send(()).expect("release");
+        // Once the thread has worked through the queue, there is room again.
+        let (drained_tx, drained) = mpsc::channel::<()>();
+        pool.jobs
+            .send(Box::new(move || {
+                let _ = drained_tx.send(());
+            }))
+            .expect("queued once there is room");
+        drained.recv().expect("the queue drained");
+        let hash = pool
+            .hash("correct horse battery staple".into())
+            .await
+            .expect("served again");
+        assert!(hash.starts_with("$argon2id$"));
     }
 }

@@ -103,6 +103,13 @@ impl Role {
         matches!(self, Role::Admin | Role::Secretariat)
     }
 
+    /// Whether a user of this role, with or without an enrolled second factor, has met the
+    /// second-factor rule: until then they may only enrol one, and receive no platform
+    /// content by mail. (`users::second_factor_rule_met_sql` is the same rule in SQL.)
+    pub fn second_factor_rule_met(self, enrolled: bool) -> bool {
+        !self.requires_mfa() || enrolled
+    }
+
     /// The highest role this role may give to a user: coordinators and the secretariat up to
     /// coordinator, admins anything.
     pub fn max_assignable(self) -> Option<Role> {

@@ -55,11 +55,12 @@ impl Principal {
         Ok(())
     }
 
-    /// A signed-in person, second factor or not: enrolling one, signing out.
+    /// A signed-in person, second factor or not: enrolling one, signing out. Also what
+    /// keeps API keys off a person's own settings (credentials, subscriptions).
     pub fn require_person(&self) -> Result<(), AuthError> {
         if self.api_key.is_some() {
             return Err(AuthError::Forbidden(
-                "API keys cannot manage credentials".into(),
+                "this needs a signed-in person's access token, not an API key".into(),
             ));
         }
         Ok(())

@@ -355,7 +355,7 @@ impl Authenticator {
         refresh_token: String,
     ) -> Result<TokenPair, AuthError> {
         let role = user.role();
-        let mfa_ok = !role.requires_mfa() || user.totp_enabled;
+        let mfa_ok = role.second_factor_rule_met(user.totp_enabled);
         let (access_token, expires_in) = self.keys.issue(
             &user.id,
             &user.organization_id,
@@ -632,4 +632,26 @@ fn rotate_refresh(
         settings,
     )?;
     Ok(Some(account))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// DESIGN §5's progressive lockout: none below the threshold, then the base doubling with
+    /// each further failure, capped, so never permanent.
+    #[test]
+    fn the_lock_doubles_with_each_failure_up_to_its_cap() {
+        let settings = AuthSettings::new("https://compact.test");
+        let secs = |failures| lock_duration(&settings, failures).map(|d| d.as_secs());
+        assert_eq!(secs(0), None);
+        assert_eq!(secs(settings.lockout_threshold - 1), None);
+        let first = settings.lockout_threshold;
+        assert_eq!(secs(first), Some(60));
+        assert_eq!(secs(first + 1), Some(120));
+        assert_eq!(secs(first + 2), Some(240));
+        assert_eq!(secs(first + 5), Some(1920));
+        assert_eq!(secs(first + 6), Some(3600), "capped at the maximum");
+        assert_eq!(secs(i32::MAX), Some(3600), "no overflow, still capped");
+    }
 }

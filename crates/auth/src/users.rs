@@ -7,8 +7,11 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use diesel::expression::BoxableExpression;
+use diesel::sql_types::Bool;
+
 use compact_db::schema::{organizations, users};
-use compact_db::{DbConnection, now};
+use compact_db::{DbConnection, MultiBackend, now};
 
 use crate::{AuthError, Role};
 
@@ -190,6 +193,22 @@ impl UserWithOrg {
     }
 }
 
+/// [`Role::second_factor_rule_met`] in SQL, for choosing among `users` whom the platform
+/// mails its content: those whose role needs no second factor, or who enrolled one. Roles
+/// are listed one comparison each (not as a list of values), so statements using it keep
+/// one shape and stay prepared; an unknown role needs a second factor.
+pub fn second_factor_rule_met_sql()
+-> Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool>> {
+    let mut met: Box<dyn BoxableExpression<users::table, MultiBackend, SqlType = Bool>> =
+        Box::new(users::totp_enabled.eq(true));
+    for role in Role::ALL {
+        if role.second_factor_rule_met(false) {
+            met = Box::new(met.or(users::role.eq(role.as_str())));
+        }
+    }
+    met
+}
+
 pub fn find_by_email(
     conn: &mut DbConnection,
     email: &str,
@@ -270,4 +289,61 @@ pub fn bump_token_version(conn: &mut DbConnection, user_id: &str) -> Result<(), 
         ))
         .execute(conn)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use compact_db::testing::TestDatabase;
+
+    /// The SQL form picks exactly the users the Rust rule (which decides tokens) lets act.
+    #[test]
+    fn the_second_factor_rule_reads_the_same_in_sql() {
+        let (_test_db, db) = TestDatabase::migrated();
+        let mut conn = db.get().expect("connection");
+        let org = ensure_secretariat(&mut conn, "Secretariat", "SEC").expect("organization");
+        let mut expected = Vec::new();
+        for role in Role::ALL {
+            for enrolled in [false, true] {
+                let at = now();
+                let id = uuid::Uuid::now_v7().to_string();
+                let email = format!("{role}-{enrolled}@example.org");
+                let row = UserRow {
+                    id: id.clone(),
+                    organization_id: org.clone(),
+                    email: email.clone(),
+                    email_normalized: email,
+                    name: "Someone".into(),
+                    role: role.as_str().into(),
+                    status: UserStatus::Active.as_str().into(),
+                    password_hash: None,
+                    token_version: 0,
+                    failed_logins: 0,
+                    locked_until: None,
+                    totp_secret: None,
+                    totp_enabled: enrolled,
+                    totp_last_step: 0,
+                    created_at: at,
+                    updated_at: at,
+                };
+                diesel::insert_into(users::table)
+                    .values(&row)
+                    .execute(&mut *conn)
+                    .expect("insert user");
+                if role.second_factor_rule_met(enrolled) {
+                    expected.push(id);
+                }
+            }
+        }
+        let mut met: Vec<String> = users::table
+            .into_boxed::<MultiBackend>()
+            .filter(second_factor_rule_met_sql())
+            .select(users::id)
+            .load(&mut *conn)
+            .expect("query");
+        met.sort();
+        expected.sort();
+        assert_eq!(expected.len(), 8, "two of five roles need a second factor");
+        assert_eq!(met, expected);
+    }
 }

@@ -11,8 +11,9 @@ use chrono::{NaiveDateTime, NaiveTime};
 use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use compact_auth::Principal;
 use compact_auth::accounts::MailContext;
+use compact_auth::users::second_factor_rule_met_sql;
+use compact_auth::{Principal, Role};
 use compact_db::schema::{
     digest_entries, digests_sent, group_members, groups, item_access, item_tags, items,
     organizations, subscriptions, users,
@@ -98,7 +99,8 @@ pub fn create(
     target_id: Option<&str>,
     delivery: Delivery,
 ) -> Result<Subscription, RegistryError> {
-    principal.require_person()?;
+    // A person's own mail, not a scope an API key carries; and not before the second factor.
+    principal.require_session()?;
     let target_id = checked_target(conn, principal, target, target_id)?;
     let count: i64 = subscriptions::table
         .filter(subscriptions::user_id.eq(&principal.user_id))
@@ -190,6 +192,7 @@ pub fn list(
     conn: &mut DbConnection,
     principal: &Principal,
 ) -> Result<Vec<Subscription>, RegistryError> {
+    principal.require_session()?;
     Ok(subscriptions::table
         .filter(subscriptions::user_id.eq(&principal.user_id))
         .order(subscriptions::created_at)
@@ -203,7 +206,7 @@ pub fn delete(
     principal: &Principal,
     id: &str,
 ) -> Result<(), RegistryError> {
-    principal.require_person()?;
+    principal.require_session()?;
     let gone = diesel::delete(
         subscriptions::table
             .filter(subscriptions::id.eq(id))
@@ -265,6 +268,8 @@ pub fn notify(
             .filter(users::id.ne(item.row.author_id.clone()))
             .filter(users::id.ne(item.row.updated_by.clone()))
             .filter(users::id.eq_any(following))
+            // Until they enrol a second factor, admins and the secretariat get no content.
+            .filter(second_factor_rule_met_sql())
             .select((users::id, users::email))
     };
     // One notice per person; immediate wins over the digest.
@@ -396,17 +401,28 @@ fn send_digest(
         .filter(digest_entries::created_at.lt(day_start));
     let item_ids: Vec<String> = entries.select(digest_entries::item_id).load(conn)?;
     diesel::delete(entries).execute(conn)?;
-    let reader: Option<(String, String)> = users::table
+    let reader: Option<(String, String, String, bool)> = users::table
         .inner_join(organizations::table.on(organizations::id.eq(users::organization_id)))
         .filter(users::id.eq(user_id))
         .filter(users::status.eq("active"))
         .filter(organizations::status.eq("active"))
-        .select((users::organization_id, users::email))
+        .select((
+            users::organization_id,
+            users::email,
+            users::role,
+            users::totp_enabled,
+        ))
         .first(conn)
         .optional()?;
-    let Some((org_id, email)) = reader else {
+    let Some((org_id, email, role, enrolled)) = reader else {
         return Ok(false);
     };
+    // As for immediate notices; checked again here, as the role may have changed since the
+    // items were queued. An unknown role needs a second factor.
+    let role: Option<Role> = role.parse().ok();
+    if !role.is_some_and(|r| r.second_factor_rule_met(enrolled)) {
+        return Ok(false);
+    }
     let viewer = Viewer::User {
         user_id: user_id.to_owned(),
         org_id,

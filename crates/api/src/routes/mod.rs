@@ -8,6 +8,7 @@ pub mod items;
 pub mod me;
 pub mod nominations;
 pub mod ops;
+pub mod pages;
 pub mod registry;
 pub mod search;
 pub mod subscriptions;
@@ -91,7 +92,9 @@ pub fn configure(
         cfg.service(ops::healthz)
             .service(ops::readyz)
             .service(ops::metrics)
-            .service(auth::jwks);
+            .service(auth::jwks)
+            .service(pages::invitation_page)
+            .service(pages::password_reset_page);
         cfg.service(
             scope("/api/v1")
                 .wrap(Governor::new(&caller_limit))

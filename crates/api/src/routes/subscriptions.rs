@@ -50,9 +50,13 @@ pub struct NewSubscription {
 }
 
 /// The caller's subscriptions.
+///
+/// Subscriptions are a signed-in person's own mail (no API-key scope covers them): every
+/// subscription route takes an access token, not an API key, and — for admins and the
+/// secretariat — a second factor enrolled first.
 #[utoipa::path(
     tag = "subscriptions",
-    security(("bearer" = ["authenticated"])),
+    security(("bearer" = ["session"])),
     responses((status = 200, body = [SubscriptionView]), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
 #[get("/subscriptions")]
@@ -68,7 +72,7 @@ pub async fn list(
 /// daily digest (sent after midnight UTC) — only when the caller may see them.
 #[utoipa::path(
     tag = "subscriptions",
-    security(("bearer" = ["authenticated"])),
+    security(("bearer" = ["session"])),
     request_body = NewSubscription,
     responses(
         (status = 201, body = SubscriptionView),
@@ -101,7 +105,7 @@ pub async fn create(
 /// Stop following.
 #[utoipa::path(
     tag = "subscriptions",
-    security(("bearer" = ["authenticated"])),
+    security(("bearer" = ["session"])),
     params(("id" = String, Path)),
     responses(
         (status = 204, description = "Stopped"),
