@@ -1,12 +1,16 @@
-//! The authorization matrix of shared items (DESIGN §2, §4): every document, update, search,
-//! feed and export route × every role × every relation to an item → the expected status
-//! and the expected visible set. Writes are probed with a stale `If-Match` or an invalid
-//! body, so an authorized caller gets 412/422 and nothing changes between probes.
+//! The authorization matrix of shared items (DESIGN §2, §4): every document, update,
+//! attachment, version, search, feed and export route × every role × every relation to an
+//! item → the expected status and the expected visible set. Writes are probed with a stale
+//! `If-Match`, bytes of a refused type or an organization that does not exist, so an
+//! authorized caller gets 412/415/422 and nothing changes between probes; creation and
+//! real re-sharing come after every probe.
 
 mod support;
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use support::TestApp;
+use support::matrix_extra::{self as extra, REFUSED_BYTES};
 
 const ROLES: [&str; 5] = [
     "admin",
@@ -48,6 +52,8 @@ struct Caller {
     role: &'static str,
     relation: Relation,
     token: String,
+    user_id: String,
+    org_id: String,
 }
 
 impl Caller {
@@ -66,46 +72,104 @@ impl Caller {
     fn writes(&self) -> bool {
         self.role != "member"
     }
+    fn is_owner(&self) -> bool {
+        self.relation == Relation::Owner
+    }
     fn label(&self) -> String {
         format!("{} {:?}", self.role, self.relation)
     }
+    /// A read: 401 for a refused credential, else 200 or 404.
+    fn read(&self, visible: bool) -> u16 {
+        if self.signed_out() {
+            401
+        } else if visible {
+            200
+        } else {
+            404
+        }
+    }
+    /// A write: members 403 first; then invisible 404, visible non-owner 403, owner
+    /// `authorized`.
+    fn write(&self, visible: bool, owner: bool, authorized: u16) -> u16 {
+        if self.signed_out() {
+            401
+        } else if !self.writes() {
+            403
+        } else if !visible {
+            404
+        } else if !owner {
+            403
+        } else {
+            authorized
+        }
+    }
 }
 
+/// The shared items, oldest first, and what their histories hold.
+///
+/// - `amber_doc`: TLP:AMBER+STRICT. v1 for RECIPIENT and SUSPENDED; v2 adds the group;
+///   v3 (current) retitles it. So the group member sees v2 but not v1.
+/// - `red_doc`: TLP:RED. v1 names the first NAMED caller (the admin) only; v2 names every
+///   NAMED caller; v3 (current) retitles it. So only that admin (and the author) sees v1.
+/// - `amber_update`: TLP:AMBER for RECIPIENT, SUSPENDED and the group.
+/// - `strict_update`: TLP:AMBER+STRICT, the same audience.
 struct Items {
     amber_doc: String,
     red_doc: String,
     amber_update: String,
+    amber_update_created_at: String,
+    strict_update: String,
+    amber_attachment: String,
+    red_attachment: String,
+}
+
+async fn json_of(app: &TestApp, token: &str, path: &str) -> Value {
+    let response = app.get_as(token, path).await;
+    assert_eq!(response.status(), 200, "GET {path}");
+    response.json().await.expect("json")
+}
+
+fn ids(list: &Value, key: &str) -> Vec<String> {
+    extra::ids_in(&list[key])
 }
 
 async fn status(
     app: &TestApp,
-    method: reqwest::Method,
+    method: Method,
     token: &str,
     path: &str,
     body: Option<Value>,
 ) -> u16 {
-    let mut request = app
-        .client
-        .request(method, app.url(path))
-        .bearer_auth(token)
-        .header("if-match", "\"v999\"");
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    request.send().await.expect("request").status().as_u16()
+    extra::status_of(app, method, Some(token), path, Some("\"v999\""), body).await
 }
 
-async fn json_of(app: &TestApp, token: &str, path: &str) -> Value {
-    app.get_as(token, path).await.json().await.expect("json")
+/// Edits as the author, given the version the item is at; asserts 200.
+async fn edit(app: &TestApp, author: &str, path: &str, version: u32, body: Value) {
+    let etag = format!("\"v{version}\"");
+    let response = extra::send(
+        app,
+        Method::PATCH,
+        Some(author),
+        path,
+        Some(&etag),
+        Some(body),
+    )
+    .await;
+    assert_eq!(response.status(), 200, "edit of {path} at v{version}");
 }
 
-fn ids(list: &Value, key: &str) -> Vec<String> {
-    list[key]
-        .as_array()
-        .expect("list")
-        .iter()
-        .map(|i| i["id"].as_str().expect("id").to_owned())
-        .collect()
+async fn attach(app: &TestApp, author: &str, document: &str, text: &str) -> String {
+    let response = extra::upload(
+        app,
+        Some(author),
+        document,
+        "notes.txt",
+        text.as_bytes().to_vec(),
+    )
+    .await;
+    assert_eq!(response.status(), 201, "upload");
+    let body: Value = response.json().await.expect("json");
+    body["id"].as_str().expect("attachment id").to_owned()
 }
 
 #[tokio::test]
@@ -121,7 +185,6 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
     let author = app.tokens("author@owner.example").await.0;
 
     let mut callers = Vec::new();
-    let mut named_ids = Vec::new();
     let mut to_deactivate = Vec::new();
     for role in ROLES {
         for relation in RELATIONS {
@@ -139,183 +202,277 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
                 app.create_user(org, &email, role);
                 app.tokens(&email).await.0
             };
-            let user_id = user_id_of(&app, &email);
-            if relation == Relation::Named {
-                named_ids.push(user_id.clone());
-            }
+            let user_id = extra::user_id_of(&app, &email);
             if relation == Relation::Deactivated {
-                to_deactivate.push(user_id);
+                to_deactivate.push(user_id.clone());
             }
             callers.push(Caller {
                 role,
                 relation,
                 token,
+                user_id,
+                org_id: org.clone(),
             });
         }
     }
+    let named_ids: Vec<&String> = callers
+        .iter()
+        .filter(|c| c.relation == Relation::Named)
+        .map(|c| &c.user_id)
+        .collect();
+    let first_named = named_ids[0].clone();
+
     let share = |path: &'static str, body: Value| {
         let app = &app;
         let author = author.clone();
         async move {
             let response = app.post_json(path, Some(&author), body).await;
-            assert_eq!(response.status(), 201);
-            response.json::<Value>().await.expect("json")["id"]
-                .as_str()
-                .expect("id")
-                .to_owned()
+            assert_eq!(response.status(), 201, "share {path}");
+            response.json::<Value>().await.expect("json")
         }
     };
+    let id_of = |created: &Value| created["id"].as_str().expect("id").to_owned();
     let amber_recipients = json!({ "organizations": [recipient, suspended], "groups": [group] });
-    let items = Items {
-        amber_doc: share("/api/v1/documents", json!({
-            "title": "Matrix amber", "body": "needle", "language": "en", "type": "report",
-            "tlp": "amber_strict", "recipients": amber_recipients,
-        })).await,
-        red_doc: share("/api/v1/documents", json!({
-            "title": "Matrix red", "body": "needle", "language": "en", "type": "report",
-            "tlp": "red", "recipients": { "users": named_ids },
-        })).await,
-        amber_update: share("/api/v1/updates", json!({
+    let amber_doc = id_of(
+        &share(
+            "/api/v1/documents",
+            json!({
+                "title": "Matrix amber", "body": "needle", "language": "en", "type": "report",
+                "tlp": "amber_strict", "recipients": { "organizations": [recipient, suspended] },
+            }),
+        )
+        .await,
+    );
+    let red_doc = id_of(
+        &share(
+            "/api/v1/documents",
+            json!({
+                "title": "Matrix red", "body": "needle", "language": "en", "type": "report",
+                "tlp": "red", "recipients": { "users": [first_named] },
+            }),
+        )
+        .await,
+    );
+    let amber_update = share(
+        "/api/v1/updates",
+        json!({
             "title": "Matrix update", "body": "needle", "tlp": "amber", "recipients": amber_recipients,
-        })).await,
+        }),
+    )
+    .await;
+    let strict_update = id_of(
+        &share(
+            "/api/v1/updates",
+            json!({
+                "title": "Matrix strict update", "body": "needle", "tlp": "amber_strict",
+                "recipients": amber_recipients,
+            }),
+        )
+        .await,
+    );
+
+    let amber_path = format!("/api/v1/documents/{amber_doc}");
+    edit(
+        &app,
+        &author,
+        &amber_path,
+        1,
+        json!({ "recipients": amber_recipients }),
+    )
+    .await;
+    edit(
+        &app,
+        &author,
+        &amber_path,
+        2,
+        json!({ "title": "Matrix amber, retitled" }),
+    )
+    .await;
+    let red_path = format!("/api/v1/documents/{red_doc}");
+    edit(
+        &app,
+        &author,
+        &red_path,
+        1,
+        json!({ "recipients": { "users": named_ids } }),
+    )
+    .await;
+    edit(
+        &app,
+        &author,
+        &red_path,
+        2,
+        json!({ "title": "Matrix red, retitled" }),
+    )
+    .await;
+    let items = Items {
+        amber_attachment: attach(&app, &author, &amber_doc, "plain notes").await,
+        red_attachment: attach(&app, &author, &red_doc, "red notes").await,
+        amber_doc,
+        red_doc,
+        amber_update: id_of(&amber_update),
+        amber_update_created_at: amber_update["created_at"]
+            .as_str()
+            .expect("created_at")
+            .to_owned(),
+        strict_update,
     };
-    let attachment: Value = app
-        .client
-        .post(app.url(&format!(
-            "/api/v1/documents/{}/attachments?filename=notes.txt",
-            items.amber_doc
-        )))
-        .bearer_auth(&author)
-        .body("plain notes")
-        .send()
-        .await
-        .expect("upload")
-        .json()
-        .await
-        .expect("json");
-    let attachment_id = attachment["id"].as_str().expect("attachment id").to_owned();
     app.cut_off(&to_deactivate, std::slice::from_ref(&suspended));
 
-    use reqwest::Method;
     for caller in &callers {
-        let label = caller.label();
-        let token = caller.token.as_str();
-        let read = |visible: bool| {
-            if caller.signed_out() {
-                401
-            } else if visible {
-                200
-            } else {
-                404
-            }
-        };
-        // Reads by id.
-        let amber_path = format!("/api/v1/documents/{}", items.amber_doc);
-        let red_path = format!("/api/v1/documents/{}", items.red_doc);
-        let update_path = format!("/api/v1/updates/{}", items.amber_update);
-        assert_eq!(
-            status(&app, Method::GET, token, &amber_path, None).await,
-            read(caller.sees_amber()),
-            "GET amber doc: {label}"
-        );
-        assert_eq!(
-            status(&app, Method::GET, token, &red_path, None).await,
-            read(caller.sees_red()),
-            "GET red doc: {label}"
-        );
-        assert_eq!(
-            status(&app, Method::GET, token, &update_path, None).await,
-            read(caller.sees_amber()),
-            "GET update: {label}"
-        );
-        assert_eq!(
-            status(
-                &app,
-                Method::GET,
-                token,
-                &format!("{amber_path}/versions"),
-                None
-            )
-            .await,
-            read(caller.sees_amber()),
-            "GET versions: {label}"
-        );
+        check_caller(&app, &items, caller, &first_named).await;
+    }
+    check_the_author(&app, &items, &author).await;
+    check_resharing(&app, &items, &callers, &other).await;
+    check_creation(&app, &callers).await;
+}
 
-        let files = format!("{amber_path}/attachments");
-        assert_eq!(
-            status(&app, Method::GET, token, &files, None).await,
-            read(caller.sees_amber()),
-            "GET attachments: {label}"
-        );
-        assert_eq!(
-            status(
-                &app,
-                Method::GET,
-                token,
-                &format!("{files}/{attachment_id}"),
-                None
-            )
-            .await,
-            read(caller.sees_amber()),
-            "download: {label}"
-        );
+/// Every probe of one caller: reads by id, versions, attachments, writes, re-sharing, and
+/// the lists, feed, search and exports.
+async fn check_caller(app: &TestApp, items: &Items, caller: &Caller, first_named: &str) {
+    let label = caller.label();
+    let token = caller.token.as_str();
+    let amber_path = format!("/api/v1/documents/{}", items.amber_doc);
+    let red_path = format!("/api/v1/documents/{}", items.red_doc);
+    let update_path = format!("/api/v1/updates/{}", items.amber_update);
+    let strict_path = format!("/api/v1/updates/{}", items.strict_update);
 
-        // Writes: member role 403 first; then invisible 404, visible non-owner 403, owner 412/422.
-        let write = |visible: bool, owner: bool, authorized: u16| {
-            if caller.signed_out() {
-                401
-            } else if !caller.writes() {
-                403
-            } else if !visible {
-                404
-            } else if !owner {
-                403
-            } else {
-                authorized
-            }
-        };
-        let is_owner = caller.relation == Relation::Owner;
+    // Reads by id.
+    for (path, visible, what) in [
+        (&amber_path, caller.sees_amber(), "amber doc"),
+        (&red_path, caller.sees_red(), "red doc"),
+        (&update_path, caller.sees_amber(), "update"),
+        (&strict_path, caller.sees_amber(), "strict update"),
+    ] {
+        assert_eq!(
+            status(app, Method::GET, token, path, None).await,
+            caller.read(visible),
+            "GET {what}: {label}"
+        );
+    }
+
+    // Versions: the status, and which versions come back.
+    let amber_versions: &[i64] = match caller.relation {
+        Relation::Owner | Relation::Recipient => &[2, 1],
+        Relation::GroupMember => &[2],
+        _ => &[],
+    };
+    let red_versions: &[i64] = if caller.user_id == first_named {
+        &[2, 1]
+    } else {
+        &[2]
+    };
+    for (path, visible, want, tlp) in [
+        (
+            &amber_path,
+            caller.sees_amber(),
+            amber_versions,
+            "amber_strict",
+        ),
+        (&red_path, caller.sees_red(), red_versions, "red"),
+    ] {
+        let versions = format!("{path}/versions");
+        let response = app.get_as(token, &versions).await;
+        assert_eq!(
+            response.status(),
+            caller.read(visible),
+            "GET {versions}: {label}"
+        );
+        if caller.read(visible) == 200 {
+            let got = extra::versions_in(&response.json().await.expect("json"));
+            let want: Vec<(i64, String)> = want.iter().map(|v| (*v, tlp.to_owned())).collect();
+            assert_eq!(got, want, "versions of {path}: {label}");
+        }
+    }
+
+    // Attachments of both documents: listed and downloaded as the document is read.
+    for (path, visible, attachment, bytes) in [
+        (
+            &amber_path,
+            caller.sees_amber(),
+            &items.amber_attachment,
+            "plain notes",
+        ),
+        (
+            &red_path,
+            caller.sees_red(),
+            &items.red_attachment,
+            "red notes",
+        ),
+    ] {
+        let files = format!("{path}/attachments");
+        let response = app.get_as(token, &files).await;
+        assert_eq!(
+            response.status(),
+            caller.read(visible),
+            "GET {files}: {label}"
+        );
+        if caller.read(visible) == 200 {
+            let listed = extra::ids_in(&response.json().await.expect("json"));
+            assert_eq!(listed, vec![attachment.clone()], "{files}: {label}");
+        }
+        let response = app.get_as(token, &format!("{files}/{attachment}")).await;
+        assert_eq!(
+            response.status(),
+            caller.read(visible),
+            "download from {files}: {label}"
+        );
+        if caller.read(visible) == 200 {
+            let body = response.text().await.expect("text");
+            assert_eq!(body, bytes, "download from {files}: {label}");
+        }
+    }
+
+    // Writes on both documents and on the update: nobody but the owner organization,
+    // and nobody at all on TLP:RED but its author (who is not among the callers).
+    for (path, visible, owner, what) in [
+        (
+            &amber_path,
+            caller.sees_amber(),
+            caller.is_owner(),
+            "amber doc",
+        ),
+        (&red_path, caller.sees_red(), false, "red doc"),
+        (
+            &update_path,
+            caller.sees_amber(),
+            caller.is_owner(),
+            "update",
+        ),
+    ] {
         assert_eq!(
             status(
-                &app,
+                app,
                 Method::PATCH,
                 token,
-                &amber_path,
+                path,
                 Some(json!({ "title": "x" }))
             )
             .await,
-            write(caller.sees_amber(), is_owner, 412),
-            "PATCH doc: {label}"
+            caller.write(visible, owner, 412),
+            "PATCH {what}: {label}"
         );
         assert_eq!(
-            status(&app, Method::DELETE, token, &amber_path, None).await,
-            write(caller.sees_amber(), is_owner, 412),
-            "DELETE doc: {label}"
+            status(app, Method::DELETE, token, path, None).await,
+            caller.write(visible, owner, 412),
+            "DELETE {what}: {label}"
         );
-        assert_eq!(
-            status(
-                &app,
-                Method::PATCH,
-                token,
-                &update_path,
-                Some(json!({ "title": "x" }))
-            )
-            .await,
-            write(caller.sees_amber(), is_owner, 412),
-            "PATCH update: {label}"
-        );
-        assert_eq!(
-            status(&app, Method::DELETE, token, &update_path, None).await,
-            write(caller.sees_amber(), is_owner, 412),
-            "DELETE update: {label}"
-        );
-        // Uploads are probed with bytes of a refused type (415 once authorized), deletions
-        // with an attachment id that does not exist (404 once authorized).
+    }
+    for (path, visible, owner, what) in [
+        (
+            &amber_path,
+            caller.sees_amber(),
+            caller.is_owner(),
+            "amber doc",
+        ),
+        (&red_path, caller.sees_red(), false, "red doc"),
+    ] {
+        let files = format!("{path}/attachments");
         let upload = app
             .client
             .post(app.url(&format!("{files}?filename=x.pdf")))
             .bearer_auth(token)
-            .body(vec![0x7f, b'E', b'L', b'F', 2, 1, 1, 0])
+            .body(REFUSED_BYTES.to_vec())
             .send()
             .await
             .expect("upload")
@@ -323,106 +480,300 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
             .as_u16();
         assert_eq!(
             upload,
-            write(caller.sees_amber(), is_owner, 415),
-            "upload: {label}"
+            caller.write(visible, owner, 415),
+            "upload to {what}: {label}"
         );
         assert_eq!(
             status(
-                &app,
+                app,
                 Method::DELETE,
                 token,
                 &format!("{files}/no-such-file"),
                 None
             )
             .await,
-            write(caller.sees_amber(), is_owner, 404),
-            "DELETE attachment: {label}"
+            caller.write(visible, owner, 404),
+            "DELETE attachment of {what}: {label}"
         );
-        // Re-sharing TLP:AMBER+STRICT: only the owner (who then meets the 422 of a bad org).
+    }
+
+    // Sharing further, with an organization that does not exist (422 once allowed):
+    // TLP:AMBER by any recipient, TLP:AMBER+STRICT by the owner only, TLP:RED by nobody.
+    let nobody = Some(json!({ "organizations": ["no-such-org"] }));
+    for (path, visible, allowed, what) in [
+        (
+            &amber_path,
+            caller.sees_amber(),
+            caller.is_owner(),
+            "amber_strict doc",
+        ),
+        (&red_path, caller.sees_red(), false, "red doc"),
+        (&update_path, caller.sees_amber(), true, "amber update"),
+        (
+            &strict_path,
+            caller.sees_amber(),
+            caller.is_owner(),
+            "amber_strict update",
+        ),
+    ] {
         assert_eq!(
             status(
-                &app,
+                app,
                 Method::POST,
                 token,
-                &format!("{amber_path}/recipients"),
-                Some(json!({ "organizations": ["no-such-org"] }))
+                &format!("{path}/recipients"),
+                nobody.clone()
             )
             .await,
-            write(caller.sees_amber(), is_owner, 422),
-            "POST recipients: {label}"
+            caller.write(visible, allowed, 422),
+            "POST recipients of {what}: {label}"
         );
-
-        // Lists, feed, search and export hold exactly the visible items.
-        if caller.signed_out() {
-            for path in [
-                "/api/v1/documents",
-                "/api/v1/updates",
-                "/api/v1/search?q=needle",
-                "/api/v1/search/export?format=jsonl&q=needle",
-            ] {
-                assert_eq!(
-                    status(&app, Method::GET, token, path, None).await,
-                    401,
-                    "{path}: {label}"
-                );
-            }
-            continue;
-        }
-        let mut expected_docs = Vec::new();
-        if caller.sees_red() {
-            expected_docs.push(items.red_doc.clone());
-        }
-        if caller.sees_amber() {
-            expected_docs.push(items.amber_doc.clone());
-        }
-        let expected_updates: Vec<String> = if caller.sees_amber() {
-            vec![items.amber_update.clone()]
-        } else {
-            vec![]
-        };
-        assert_eq!(
-            ids(&json_of(&app, token, "/api/v1/documents").await, "items"),
-            expected_docs,
-            "list: {label}"
-        );
-        assert_eq!(
-            ids(&json_of(&app, token, "/api/v1/updates").await, "items"),
-            expected_updates,
-            "feed: {label}"
-        );
-        let results = json_of(&app, token, "/api/v1/search?q=needle&sort=newest").await;
-        let mut expected_hits = expected_updates.clone();
-        expected_hits.extend(expected_docs.iter().cloned());
-        assert_eq!(ids(&results, "hits"), expected_hits, "search: {label}");
-        assert_eq!(results["total"], expected_hits.len(), "total: {label}");
-        let facet_total: i64 = results["facets"]["kind"]
-            .as_array()
-            .expect("facet")
-            .iter()
-            .map(|c| c["count"].as_i64().expect("n"))
-            .sum();
-        assert_eq!(facet_total as usize, expected_hits.len(), "facets: {label}");
-        let export = app
-            .get_as(
-                token,
-                "/api/v1/search/export?format=jsonl&q=needle&sort=newest",
-            )
-            .await
-            .text()
-            .await
-            .expect("export");
-        let exported = support::jsonl_ids(&export);
-        assert_eq!(exported, expected_hits, "export: {label}");
     }
+
+    // Lists, feed, search and exports hold exactly the visible items.
+    let since = format!(
+        "/api/v1/updates?since={}",
+        extra::query_value(&items.amber_update_created_at)
+    );
+    if caller.signed_out() {
+        for path in [
+            "/api/v1/documents",
+            "/api/v1/updates",
+            since.as_str(),
+            "/api/v1/search?q=needle",
+            "/api/v1/search/export?format=jsonl&q=needle",
+            "/api/v1/search/export?format=csv&q=needle",
+        ] {
+            assert_eq!(
+                status(app, Method::GET, token, path, None).await,
+                401,
+                "{path}: {label}"
+            );
+        }
+        return;
+    }
+    let mut expected_docs = Vec::new();
+    if caller.sees_red() {
+        expected_docs.push(items.red_doc.clone());
+    }
+    if caller.sees_amber() {
+        expected_docs.push(items.amber_doc.clone());
+    }
+    let expected_updates: Vec<String> = if caller.sees_amber() {
+        vec![items.strict_update.clone(), items.amber_update.clone()]
+    } else {
+        vec![]
+    };
+    assert_eq!(
+        ids(&json_of(app, token, "/api/v1/documents").await, "items"),
+        expected_docs,
+        "list: {label}"
+    );
+    assert_eq!(
+        ids(&json_of(app, token, "/api/v1/updates").await, "items"),
+        expected_updates,
+        "feed: {label}"
+    );
+    assert_eq!(
+        ids(&json_of(app, token, &since).await, "items"),
+        expected_updates[..expected_updates.len().min(1)].to_vec(),
+        "feed since the amber update: {label}"
+    );
+    let results = json_of(app, token, "/api/v1/search?q=needle&sort=newest").await;
+    let mut expected_hits = expected_updates.clone();
+    expected_hits.extend(expected_docs.iter().cloned());
+    assert_eq!(ids(&results, "hits"), expected_hits, "search: {label}");
+    assert_eq!(results["total"], expected_hits.len(), "total: {label}");
+    let facet_total: i64 = results["facets"]["kind"]
+        .as_array()
+        .expect("facet")
+        .iter()
+        .map(|c| c["count"].as_i64().expect("n"))
+        .sum();
+    assert_eq!(facet_total as usize, expected_hits.len(), "facets: {label}");
+    let export = app
+        .get_as(
+            token,
+            "/api/v1/search/export?format=jsonl&q=needle&sort=newest",
+        )
+        .await
+        .text()
+        .await
+        .expect("export");
+    assert_eq!(
+        support::jsonl_ids(&export),
+        expected_hits,
+        "JSON Lines export: {label}"
+    );
+    let response = app
+        .get_as(
+            token,
+            "/api/v1/search/export?format=csv&q=needle&sort=newest",
+        )
+        .await;
+    assert_eq!(response.status(), 200, "CSV export: {label}");
+    let csv = response.text().await.expect("CSV");
+    assert_eq!(extra::csv_ids(&csv), expected_hits, "CSV export: {label}");
 }
 
-fn user_id_of(app: &TestApp, email: &str) -> String {
-    use compact_db::schema::users;
-    use diesel::prelude::*;
-    let mut conn = app.db.get().expect("connection");
-    users::table
-        .filter(users::email_normalized.eq(email))
-        .select(users::id)
-        .first(&mut *conn)
-        .expect("user")
+/// The TLP:RED document's author: the one member of the owner organization who sees it,
+/// and so the one who may change it; even they may not share it further.
+async fn check_the_author(app: &TestApp, items: &Items, author: &str) {
+    let red_path = format!("/api/v1/documents/{}", items.red_doc);
+    let versions = json_of(app, author, &format!("{red_path}/versions")).await;
+    assert_eq!(
+        extra::versions_in(&versions),
+        vec![(2, "red".to_owned()), (1, "red".to_owned())],
+        "the author sees every version"
+    );
+    let files = json_of(app, author, &format!("{red_path}/attachments")).await;
+    assert_eq!(extra::ids_in(&files), vec![items.red_attachment.clone()]);
+    for method in [Method::PATCH, Method::DELETE] {
+        let body = (method == Method::PATCH).then(|| json!({ "title": "x" }));
+        assert_eq!(
+            status(app, method.clone(), author, &red_path, body).await,
+            412,
+            "{method} red doc: the author"
+        );
+    }
+    let upload = extra::upload(
+        app,
+        Some(author),
+        &items.red_doc,
+        "x.pdf",
+        REFUSED_BYTES.to_vec(),
+    )
+    .await;
+    assert_eq!(upload.status(), 415, "upload to the red doc: the author");
+    assert_eq!(
+        status(
+            app,
+            Method::POST,
+            author,
+            &format!("{red_path}/recipients"),
+            Some(json!({ "organizations": ["no-such-org"] }))
+        )
+        .await,
+        403,
+        "TLP:RED is not shared further, even by its author"
+    );
+}
+
+/// Real re-sharing: a recipient widens TLP:AMBER, but not TLP:AMBER+STRICT, which only the
+/// owner organization widens; the new organization then sees what it was given.
+async fn check_resharing(app: &TestApp, items: &Items, callers: &[Caller], other: &str) {
+    let pick = |role: &str, relation: Relation| {
+        callers
+            .iter()
+            .find(|c| c.role == role && c.relation == relation)
+            .expect("caller")
+            .token
+            .as_str()
+    };
+    let to_other = json!({ "organizations": [other] });
+    let outsider = pick("member", Relation::Other);
+    let update_path = format!("/api/v1/updates/{}", items.amber_update);
+    let strict_path = format!("/api/v1/updates/{}", items.strict_update);
+    for (path, by, want, label) in [
+        (
+            &strict_path,
+            pick("focal_point", Relation::Recipient),
+            403,
+            "a recipient widens AMBER+STRICT",
+        ),
+        (
+            &strict_path,
+            pick("coordinator", Relation::GroupMember),
+            403,
+            "a group member widens AMBER+STRICT",
+        ),
+        (
+            &update_path,
+            pick("focal_point", Relation::GroupMember),
+            200,
+            "a group member widens AMBER",
+        ),
+    ] {
+        assert_eq!(
+            app.status_of(Some(outsider), path).await,
+            404,
+            "before: {label}"
+        );
+        let response = app
+            .post_json(&format!("{path}/recipients"), Some(by), to_other.clone())
+            .await;
+        assert_eq!(response.status(), want, "{label}");
+        let after = if want == 200 { 200 } else { 404 };
+        assert_eq!(
+            app.status_of(Some(outsider), path).await,
+            after,
+            "after: {label}"
+        );
+    }
+    let owner = pick("coordinator", Relation::Owner);
+    let response = app
+        .post_json(
+            &format!("{strict_path}/recipients"),
+            Some(owner),
+            to_other.clone(),
+        )
+        .await;
+    assert_eq!(response.status(), 200, "the owner widens AMBER+STRICT");
+    assert_eq!(app.status_of(Some(outsider), &strict_path).await, 200);
+    // Naming nobody new is refused, so a recipient cannot mint versions in a loop.
+    let again = app
+        .post_json(
+            &format!("{update_path}/recipients"),
+            Some(pick("focal_point", Relation::Recipient)),
+            to_other,
+        )
+        .await;
+    assert_eq!(again.status(), 422, "re-sharing with nobody new");
+}
+
+/// Creation by every role of every relation (DESIGN §2): documents and updates are shared
+/// by every role but `member`, always for the caller's own organization.
+async fn check_creation(app: &TestApp, callers: &[Caller]) {
+    for caller in callers {
+        let label = caller.label();
+        for (path, body) in [
+            (
+                "/api/v1/documents",
+                json!({
+                    "title": format!("By {label}"), "body": "text", "language": "en",
+                    "type": "report", "tlp": "amber",
+                }),
+            ),
+            (
+                "/api/v1/updates",
+                json!({ "title": format!("By {label}"), "body": "text", "tlp": "amber" }),
+            ),
+        ] {
+            let response = app.post_json(path, Some(&caller.token), body).await;
+            let want = if caller.signed_out() {
+                401
+            } else if caller.writes() {
+                201
+            } else {
+                403
+            };
+            assert_eq!(response.status(), want, "POST {path}: {label}");
+            if want != 201 {
+                continue;
+            }
+            let created: Value = response.json().await.expect("json");
+            assert_eq!(
+                created["owner_organization_id"], caller.org_id,
+                "POST {path}: {label}"
+            );
+            assert_eq!(created["author_id"], caller.user_id, "POST {path}: {label}");
+            let id = created["id"].as_str().expect("id");
+            let own = format!("{path}/{id}");
+            assert_eq!(
+                app.status_of(Some(&caller.token), &own).await,
+                200,
+                "the creator reads it: {label}"
+            );
+        }
+    }
 }

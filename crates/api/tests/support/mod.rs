@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod matrix_extra;
+
 use std::net::TcpListener;
 use std::sync::Arc;
 
