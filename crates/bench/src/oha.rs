@@ -98,7 +98,7 @@ mod tests {
 
     #[test]
     fn percentiles_are_read_in_milliseconds() {
-        let summary = summarise(&report(r#""200":3001"#, "")).unwrap();
+        let summary = summarise(&report(r#""200":3001"#, "")).expect("read");
         assert_eq!(
             summary,
             LoadSummary {
@@ -117,15 +117,15 @@ mod tests {
             r#""200":90,"201":5,"401":3,"503":2"#,
             r#""aborted due to deadline":4,"connection closed":1"#,
         ))
-        .unwrap();
+        .expect("an oha report");
         assert_eq!((summary.requests, summary.errors), (100, 6));
     }
 
     #[test]
     fn a_round_without_answers_is_an_error() {
-        let summary = summarise(&report("", r#""connection refused":7"#)).unwrap();
+        let summary = summarise(&report("", r#""connection refused":7"#)).expect("an oha report");
         assert_eq!((summary.rps, summary.requests, summary.errors), (0.0, 0, 7));
-        let summary = summarise(&report("", "")).unwrap();
+        let summary = summarise(&report("", "")).expect("an oha report");
         assert_eq!(summary.errors, 1);
     }
 
