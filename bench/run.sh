@@ -37,7 +37,7 @@ PG_SERVER=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 PORT=${BENCH_PORT:-18181}
 BARE_PORT=${BENCH_BARE_PORT:-18190}
 for tool in oha pgbench psql curl; do
-  command -v $tool >/dev/null || { echo "$tool is needed (see bench/README.md, Running it)" >&2; exit 1; }
+  command -v $tool >/dev/null || { echo "$tool is needed (see bench/README.md, section The harness)" >&2; exit 1; }
 done
 
 # One invocation for both binaries: the same feature set, so nothing is rebuilt twice.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sign-in throughput against the argon2 bound, and authenticated GET latency while sign-ins
-# saturate the machine. Needs oha (bench/README.md, Running it). Usage: bench/login/run.sh [seconds]
+# saturate the machine. Needs oha (bench/README.md, "The harness"). Usage: bench/login/run.sh [seconds]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 SECONDS_PER_RUN="${1:-10}"

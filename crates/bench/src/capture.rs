@@ -142,7 +142,7 @@ pub fn run(url: &str, manifest: &Manifest, out_dir: &Path) -> anyhow::Result<()>
     };
 
     // The figures for bench/run.sh: name, script, and the HTTP path of a plain GET ("-"
-    // where a wrk script makes the requests).
+    // where run.sh varies the requests: document ids, update bodies).
     let mut index = String::new();
     // Same requests as the HTTP load: limit 20 (the API's default page).
     for (name, q, sort) in searches(manifest) {
