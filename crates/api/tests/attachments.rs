@@ -6,7 +6,7 @@ mod support;
 
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use support::{TestApp, problem};
+use support::{TestApp, header, problem};
 
 /// Owner UNODC (a focal point who writes, a member who only reads), recipient INTERPOL,
 /// outsider FATF.
@@ -109,15 +109,6 @@ async fn uploaded(app: &TestApp, token: &str, path: &str, filename: &str, bytes:
     body
 }
 
-async fn delete(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("delete")
-}
-
 /// A small but well-formed PDF: one empty page, a cross-reference table with the right
 /// offsets, a trailer.
 fn tiny_pdf() -> Vec<u8> {
@@ -178,15 +169,6 @@ fn elf() -> Vec<u8> {
 
 fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
-}
-
-fn header(response: &reqwest::Response, name: &str) -> String {
-    response
-        .headers()
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned()
 }
 
 /// Files under `<data_dir>/attachments/`, leaving out the (empty) temporary directory.
@@ -275,11 +257,7 @@ async fn pdf_and_png_round_trip_typed_by_their_bytes_and_stored_once_by_content(
         std::fs::read(root.join(&pdf_sha[..2]).join(&pdf_sha)).expect("stored"),
         pdf
     );
-    let added = app
-        .audit_actions()
-        .iter()
-        .filter(|a| *a == "document.attachment_added")
-        .count();
+    let added = app.audit_count("document.attachment_added");
     assert_eq!(added, 3);
 }
 
@@ -472,15 +450,15 @@ async fn the_documents_audience_reads_and_only_its_owners_writers_change() {
         404,
     )
     .await;
-    problem(delete(app, &w.recipient, &file).await, 403).await;
-    problem(delete(app, &w.colleague, &file).await, 403).await;
-    problem(delete(app, &w.outsider, &file).await, 404).await;
+    problem(app.delete_as(&w.recipient, &file).await, 403).await;
+    problem(app.delete_as(&w.colleague, &file).await, 403).await;
+    problem(app.delete_as(&w.outsider, &file).await, 404).await;
 
     // An attachment is reached only through its own document.
     let clear = w.document("clear", json!({})).await;
     let elsewhere = format!("{clear}/{}", a["id"].as_str().expect("id"));
     assert_eq!(app.status_of(Some(&w.author), &elsewhere).await, 404);
-    problem(delete(app, &w.author, &elsewhere).await, 404).await;
+    problem(app.delete_as(&w.author, &elsewhere).await, 404).await;
 
     // TLP:CLEAR attachments are public, like the document.
     let public = uploaded(app, &w.author, &clear, "public.png", &tiny_png()).await;
@@ -494,12 +472,12 @@ async fn the_documents_audience_reads_and_only_its_owners_writers_change() {
     );
 
     // Deleted: gone for everyone, listed for nobody, not deleted twice.
-    assert_eq!(delete(app, &w.author, &file).await.status(), 204);
+    assert_eq!(app.delete_as(&w.author, &file).await.status(), 204);
     for reader in [&w.author, &w.recipient] {
         assert_eq!(app.status_of(Some(reader), &file).await, 404);
         assert_eq!(app.get_json(reader, &amber).await, json!([]));
     }
-    problem(delete(app, &w.author, &file).await, 404).await;
+    problem(app.delete_as(&w.author, &file).await, 404).await;
     assert!(
         app.audit_actions()
             .contains(&"document.attachment_deleted".to_owned())
@@ -507,13 +485,7 @@ async fn the_documents_audience_reads_and_only_its_owners_writers_change() {
 
     // A deleted document takes its attachments with it.
     let document = clear.trim_end_matches("/attachments");
-    let gone = app
-        .client
-        .delete(app.url(document))
-        .bearer_auth(&w.author)
-        .send()
-        .await
-        .expect("delete document");
+    let gone = app.delete_as(&w.author, document).await;
     assert_eq!(gone.status(), 204);
     assert_eq!(app.status_of(Some(&w.author), &public_file).await, 404);
     assert_eq!(app.status_of(None, &clear).await, 404);

@@ -426,7 +426,7 @@ async fn build(app: &TestApp, spec: &WorldSpec) -> Built {
             .user_ids
             .push(app.create_user(&built.orgs[user.org], &email, role));
         let token = app.tokens(&email).await.0;
-        extra::follow_everything(app, &token).await;
+        support::mail::follow_everything(app, &token, "immediate").await;
         built.emails.push(email);
         built.tokens.push(token);
     }
@@ -548,7 +548,7 @@ async fn build(app: &TestApp, spec: &WorldSpec) -> Built {
             continue;
         }
         let shared = &built.shared[n];
-        let status = extra::status_of(
+        let status = extra::send(
             app,
             Method::DELETE,
             Some(&built.tokens[shared.author]),
@@ -556,7 +556,9 @@ async fn build(app: &TestApp, spec: &WorldSpec) -> Built {
             Some(&format!("\"v{}\"", shared.history.len())),
             None,
         )
-        .await;
+        .await
+        .status()
+        .as_u16();
         assert_eq!(status, 204, "deletion of item {n} by its author");
         built.shared[n].deleted = true;
     }
@@ -798,16 +800,8 @@ async fn check_reader(app: &TestApp, spec: &WorldSpec, built: &Built, reader: Re
         }
     }
     for facet in ["kind", "type", "organization", "tlp", "language", "tag"] {
-        let got: BTreeMap<String, i64> = results["facets"][facet]
-            .as_array()
-            .expect("facet")
-            .iter()
-            .map(|c| {
-                (
-                    c["value"].as_str().expect("value").to_owned(),
-                    c["count"].as_i64().expect("count"),
-                )
-            })
+        let got: BTreeMap<String, i64> = extra::facet_counts(&results, facet)
+            .into_iter()
             .filter(|(_, n)| *n > 0)
             .collect();
         let want = want_facets.get(facet).cloned().unwrap_or_default();
@@ -841,14 +835,20 @@ async fn check_writes(
     let path = item.path();
     let stale = Some("\"v999\"");
     let edit = json!({ "title": "probe" });
-    let status = extra::status_of(app, Method::PATCH, token, &path, stale, Some(edit)).await;
+    let status = extra::send(app, Method::PATCH, token, &path, stale, Some(edit))
+        .await
+        .status()
+        .as_u16();
     assert_eq!(
         status,
         write_status(spec, reader, item, 412),
         "PATCH {path} ({}) by {reader:?}",
         item.current().tlp
     );
-    let status = extra::status_of(app, Method::DELETE, token, &path, stale, None).await;
+    let status = extra::send(app, Method::DELETE, token, &path, stale, None)
+        .await
+        .status()
+        .as_u16();
     assert_eq!(
         status,
         write_status(spec, reader, item, 412),
@@ -856,7 +856,7 @@ async fn check_writes(
         item.current().tlp
     );
     let more = json!({ "organizations": ["no-such-organization"] });
-    let status = extra::status_of(
+    let status = extra::send(
         app,
         Method::POST,
         token,
@@ -864,7 +864,9 @@ async fn check_writes(
         None,
         Some(more),
     )
-    .await;
+    .await
+    .status()
+    .as_u16();
     assert_eq!(
         status,
         reshare_status(spec, reader, item),

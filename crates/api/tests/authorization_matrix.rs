@@ -140,22 +140,10 @@ async fn status(
     path: &str,
     body: Option<Value>,
 ) -> u16 {
-    extra::status_of(app, method, Some(token), path, Some("\"v999\""), body).await
-}
-
-/// Edits as the author, given the version the item is at; asserts 200.
-async fn edit(app: &TestApp, author: &str, path: &str, version: u32, body: Value) {
-    let etag = format!("\"v{version}\"");
-    let response = extra::send(
-        app,
-        Method::PATCH,
-        Some(author),
-        path,
-        Some(&etag),
-        Some(body),
-    )
-    .await;
-    assert_eq!(response.status(), 200, "edit of {path} at v{version}");
+    extra::send(app, method, Some(token), path, Some("\"v999\""), body)
+        .await
+        .status()
+        .as_u16()
 }
 
 async fn attach(app: &TestApp, author: &str, document: &str, text: &str) -> String {
@@ -272,39 +260,20 @@ async fn every_route_role_and_relation_answers_as_design_section_4_says() {
     );
 
     let amber_path = format!("/api/v1/documents/{amber_doc}");
-    edit(
-        &app,
-        &author,
-        &amber_path,
-        1,
-        json!({ "recipients": amber_recipients }),
-    )
-    .await;
-    edit(
-        &app,
-        &author,
-        &amber_path,
-        2,
-        json!({ "title": "Matrix amber, retitled" }),
-    )
-    .await;
     let red_path = format!("/api/v1/documents/{red_doc}");
-    edit(
-        &app,
-        &author,
-        &red_path,
-        1,
-        json!({ "recipients": { "users": named_ids } }),
-    )
-    .await;
-    edit(
-        &app,
-        &author,
-        &red_path,
-        2,
-        json!({ "title": "Matrix red, retitled" }),
-    )
-    .await;
+    // The histories `Items` describes: each document edited at v1, then at v2.
+    for (path, version, body) in [
+        (&amber_path, 1, json!({ "recipients": amber_recipients })),
+        (&amber_path, 2, json!({ "title": "Matrix amber, retitled" })),
+        (
+            &red_path,
+            1,
+            json!({ "recipients": { "users": named_ids } }),
+        ),
+        (&red_path, 2, json!({ "title": "Matrix red, retitled" })),
+    ] {
+        app.edit(&author, path, version, body).await;
+    }
     let items = Items {
         amber_attachment: attach(&app, &author, &amber_doc, "plain notes").await,
         red_attachment: attach(&app, &author, &red_doc, "red notes").await,
@@ -425,21 +394,21 @@ async fn check_caller(app: &TestApp, items: &Items, caller: &Caller, first_named
 
     // Writes on both documents and on the update: nobody but the owner organization,
     // and nobody at all on TLP:RED but its author (who is not among the callers).
-    for (path, visible, owner, what) in [
-        (
-            &amber_path,
-            caller.sees_amber(),
-            caller.is_owner(),
-            "amber doc",
-        ),
-        (&red_path, caller.sees_red(), false, "red doc"),
-        (
-            &update_path,
-            caller.sees_amber(),
-            caller.is_owner(),
-            "update",
-        ),
-    ] {
+    // (path, visible, owner, what): who may see and who owns each item here.
+    let amber = (
+        &amber_path,
+        caller.sees_amber(),
+        caller.is_owner(),
+        "amber doc",
+    );
+    let red = (&red_path, caller.sees_red(), false, "red doc");
+    let update = (
+        &update_path,
+        caller.sees_amber(),
+        caller.is_owner(),
+        "update",
+    );
+    for (path, visible, owner, what) in [amber, red, update] {
         assert_eq!(
             status(
                 app,
@@ -458,15 +427,7 @@ async fn check_caller(app: &TestApp, items: &Items, caller: &Caller, first_named
             "DELETE {what}: {label}"
         );
     }
-    for (path, visible, owner, what) in [
-        (
-            &amber_path,
-            caller.sees_amber(),
-            caller.is_owner(),
-            "amber doc",
-        ),
-        (&red_path, caller.sees_red(), false, "red doc"),
-    ] {
+    for (path, visible, owner, what) in [amber, red] {
         let files = format!("{path}/attachments");
         let upload = app
             .client

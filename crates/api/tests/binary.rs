@@ -8,7 +8,7 @@ use compact_db::testing::TestDatabase;
 
 mod support;
 
-const BIN: &str = env!("CARGO_BIN_EXE_compact");
+use support::cli::{BIN, admin_create, compact};
 
 struct Server(Child);
 
@@ -17,17 +17,6 @@ impl Drop for Server {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
-}
-
-fn compact(test_db: &TestDatabase, data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", test_db.url().expose())
-        .env("COMPACT_DATA_DIR", data_dir)
-        .env("COMPACT_LOG_LEVEL", "warn");
-    command
 }
 
 fn free_port() -> u16 {
@@ -243,20 +232,17 @@ async fn admin_create_makes_a_first_administrator_without_a_default_password() {
     use std::io::Write;
     let test_db = TestDatabase::empty();
     let data_dir = tempfile::tempdir().expect("data dir");
-    let mut child = compact(&test_db, data_dir.path())
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "chief@unoct.example",
-            "--name",
-            "Chief Admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("run");
+    let mut child = admin_create(
+        &test_db,
+        data_dir.path(),
+        "chief@unoct.example",
+        "Chief Admin",
+    )
+    .arg("--password-stdin")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .spawn()
+    .expect("run");
     child
         .stdin
         .take()
@@ -271,16 +257,8 @@ async fn admin_create_makes_a_first_administrator_without_a_default_password() {
     );
 
     // Weak passwords are refused; without --password-stdin a single-use link is printed.
-    let mut weak = compact(&test_db, data_dir.path())
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "second@unoct.example",
-            "--name",
-            "Second",
-            "--password-stdin",
-        ])
+    let mut weak = admin_create(&test_db, data_dir.path(), "second@unoct.example", "Second")
+        .arg("--password-stdin")
         .stdin(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -293,15 +271,7 @@ async fn admin_create_makes_a_first_administrator_without_a_default_password() {
     let weak = weak.wait_with_output().expect("wait");
     assert!(!weak.status.success());
     assert!(String::from_utf8_lossy(&weak.stderr).contains("password refused"));
-    let link = compact(&test_db, data_dir.path())
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "third@unoct.example",
-            "--name",
-            "Third",
-        ])
+    let link = admin_create(&test_db, data_dir.path(), "third@unoct.example", "Third")
         .output()
         .expect("run");
     let printed = String::from_utf8_lossy(&link.stdout);

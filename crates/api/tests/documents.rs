@@ -4,6 +4,7 @@
 mod support;
 
 use serde_json::{Value, json};
+use support::matrix_extra::send;
 use support::{TestApp, problem};
 
 /// Owner UNODC, recipient INTERPOL, group member OSCE, outsider FATF.
@@ -51,6 +52,25 @@ async fn world() -> World {
         group_member,
         outsider,
     }
+}
+
+impl World {
+    /// A TLP:AMBER document of UNODC's for INTERPOL, and its path.
+    async fn amber_for_interpol(&self) -> (Value, String) {
+        let doc = self
+            .app
+            .share_document(
+                &self.author,
+                document("amber", json!({ "organizations": [self.interpol] })),
+            )
+            .await;
+        let path = document_path(&doc);
+        (doc, path)
+    }
+}
+
+fn document_path(doc: &Value) -> String {
+    format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"))
 }
 
 fn document(tlp: &str, recipients: Value) -> Value {
@@ -244,90 +264,37 @@ async fn nonsense_audiences_and_fields_are_422_and_members_cannot_share() {
     .await;
 }
 
-async fn patch_with(
-    app: &TestApp,
-    token: &str,
-    path: &str,
-    if_match: Option<&str>,
-    body: Value,
-) -> reqwest::Response {
-    let mut request = app
-        .client
-        .patch(app.url(path))
-        .bearer_auth(token)
-        .json(&body);
-    if let Some(etag) = if_match {
-        request = request.header("if-match", etag);
-    }
-    request.send().await.expect("request")
-}
-
 #[tokio::test]
 async fn edits_need_the_current_etag_keep_versions_and_only_the_owner_edits() {
     let w = world().await;
     let app = &w.app;
-    let doc = app
-        .share_document(
-            &w.author,
-            document("amber", json!({ "organizations": [w.interpol] })),
-        )
-        .await;
-    let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
+    let (_, path) = w.amber_for_interpol().await;
     let got = app.get_as(&w.author, &path).await;
     assert_eq!(got.headers()["etag"], "\"v1\"");
 
-    problem(
-        patch_with(app, &w.author, &path, None, json!({ "title": "New" })).await,
-        428,
-    )
-    .await;
-    problem(
-        patch_with(
-            app,
-            &w.author,
-            &path,
-            Some("\"v7\""),
-            json!({ "title": "New" }),
-        )
-        .await,
-        412,
-    )
-    .await;
-    // A recipient sees it but does not own it.
-    problem(
-        patch_with(
-            app,
-            &w.recipient,
-            &path,
-            Some("\"v1\""),
-            json!({ "title": "New" }),
-        )
-        .await,
-        403,
-    )
-    .await;
-    // An outsider does not even learn it exists.
-    problem(
-        patch_with(
-            app,
-            &w.outsider,
-            &path,
-            Some("\"v1\""),
-            json!({ "title": "New" }),
-        )
-        .await,
-        404,
-    )
-    .await;
+    for (token, if_match, status) in [
+        // No If-Match, then a stale one.
+        (&w.author, None, 428),
+        (&w.author, Some("\"v7\""), 412),
+        // A recipient sees it but does not own it.
+        (&w.recipient, Some("\"v1\""), 403),
+        // An outsider does not even learn it exists.
+        (&w.outsider, Some("\"v1\""), 404),
+    ] {
+        let patched = app
+            .patch_if_match(&path, token, if_match, json!({ "title": "New" }))
+            .await;
+        problem(patched, status).await;
+    }
 
-    let edited = patch_with(
-        app,
-        &w.author,
-        &path,
-        Some("\"v1\""),
-        json!({ "title": "Revised assessment" }),
-    )
-    .await;
+    let edited = app
+        .patch_if_match(
+            &path,
+            &w.author,
+            Some("\"v1\""),
+            json!({ "title": "Revised assessment" }),
+        )
+        .await;
     assert_eq!(edited.status(), 200);
     assert_eq!(edited.headers()["etag"], "\"v2\"");
     let edited: Value = edited.json().await.expect("json");
@@ -335,41 +302,35 @@ async fn edits_need_the_current_etag_keep_versions_and_only_the_owner_edits() {
     assert_eq!(edited["version"], 2);
     // The same stale ETag again: 412, nothing lost.
     problem(
-        patch_with(
-            app,
-            &w.author,
-            &path,
-            Some("\"v1\""),
-            json!({ "title": "Lost" }),
-        )
-        .await,
+        app.patch_if_match(&path, &w.author, Some("\"v1\""), json!({ "title": "Lost" }))
+            .await,
         412,
     )
     .await;
 
     // Narrow to TLP:RED for the author only... with a named user: v2 was amber for INTERPOL.
-    let narrowed = patch_with(
-        app,
-        &w.author,
-        &path,
-        Some("\"v2\""),
-        json!({ "tlp": "red", "recipients": { "users": [w.author_id] } }),
-    )
-    .await;
+    let narrowed = app
+        .patch_if_match(
+            &path,
+            &w.author,
+            Some("\"v2\""),
+            json!({ "tlp": "red", "recipients": { "users": [w.author_id] } }),
+        )
+        .await;
     assert_eq!(narrowed.status(), 200);
     assert_eq!(app.status_of(Some(&w.recipient), &path).await, 404);
     assert_eq!(app.status_of(Some(&w.colleague), &path).await, 404);
 
     // Widen to green: the colleague sees v3's content, but not the versions they were never
     // in the audience of... v1 and v2 (amber) included the colleague's org, so they show.
-    let widened = patch_with(
-        app,
-        &w.author,
-        &path,
-        Some("\"v3\""),
-        json!({ "tlp": "green", "recipients": {} }),
-    )
-    .await;
+    let widened = app
+        .patch_if_match(
+            &path,
+            &w.author,
+            Some("\"v3\""),
+            json!({ "tlp": "green", "recipients": {} }),
+        )
+        .await;
     assert_eq!(widened.status(), 200);
     let versions: Value = app
         .get_json(&w.colleague, &format!("{path}/versions"))
@@ -407,15 +368,9 @@ async fn edits_need_the_current_etag_keep_versions_and_only_the_owner_edits() {
 
     // Deletion: the owner organization's writers only (it is green now: all others see it),
     // then gone for everyone.
-    let delete = |token: &str| {
-        app.client
-            .delete(app.url(&path))
-            .bearer_auth(token.to_owned())
-            .send()
-    };
-    problem(delete(&w.recipient).await.expect("delete"), 403).await;
-    problem(delete(&w.colleague).await.expect("delete"), 403).await;
-    assert_eq!(delete(&w.author).await.expect("delete").status(), 204);
+    problem(app.delete_as(&w.recipient, &path).await, 403).await;
+    problem(app.delete_as(&w.colleague, &path).await, 403).await;
+    assert_eq!(app.delete_as(&w.author, &path).await.status(), 204);
     for reader in [&w.author, &w.colleague, &w.outsider] {
         assert_eq!(app.status_of(Some(reader), &path).await, 404);
         assert_eq!(
@@ -502,15 +457,9 @@ async fn recipients_widen_amber_but_not_amber_strict() {
     );
 }
 
+/// Creates an update with an `Idempotency-Key`.
 async fn create_with_key(app: &TestApp, token: &str, key: &str, body: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/updates"))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
-        .await
-        .expect("request")
+    app.post_with_key("/api/v1/updates", token, key, body).await
 }
 
 #[tokio::test]
@@ -638,20 +587,15 @@ fn urlencode(s: &str) -> String {
     s.replace(':', "%3A").replace('+', "%2B")
 }
 
+/// Creates a document with an `Idempotency-Key`.
 async fn create_document_with_key(
     app: &TestApp,
     token: &str,
     key: &str,
     body: &Value,
 ) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/documents"))
-        .bearer_auth(token)
-        .header("idempotency-key", key)
-        .json(body)
-        .send()
+    app.post_with_key("/api/v1/documents", token, key, body)
         .await
-        .expect("request")
 }
 
 /// The ids of the documents `token` lists.
@@ -701,11 +645,7 @@ async fn an_idempotency_key_on_a_document_replays_it_and_refuses_another_request
         listed_documents(app, &w.author).await,
         [first["id"].as_str().expect("id")]
     );
-    let created = app
-        .audit_actions()
-        .into_iter()
-        .filter(|a| a == "document.created")
-        .count();
+    let created = app.audit_count("document.created");
     assert_eq!(created, 1);
 }
 
@@ -754,29 +694,21 @@ async fn recipients_who_are_deactivated_or_suspended_are_refused_and_told_why() 
             document("red", json!({ "users": [w.recipient_id] })),
         )
         .await;
-    let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
-    let edit = patch_with(
-        app,
-        &w.author,
-        &path,
-        Some("\"v1\""),
-        json!({ "recipients": { "users": [w.recipient_id, gone_id] } }),
-    )
-    .await;
-    let answer = problem(edit, 422).await;
-    assert_eq!(answer["errors"][0]["field"], "recipients.users");
-    let amber = app
-        .share_document(
+    let path = document_path(&doc);
+    let edit = app
+        .patch_if_match(
+            &path,
             &w.author,
-            document("amber", json!({ "organizations": [w.interpol] })),
+            Some("\"v1\""),
+            json!({ "recipients": { "users": [w.recipient_id, gone_id] } }),
         )
         .await;
+    let answer = problem(edit, 422).await;
+    assert_eq!(answer["errors"][0]["field"], "recipients.users");
+    let (amber, amber_path) = w.amber_for_interpol().await;
     let shared = app
         .post_json(
-            &format!(
-                "/api/v1/documents/{}/recipients",
-                amber["id"].as_str().expect("id")
-            ),
+            &format!("{amber_path}/recipients"),
             Some(&w.recipient),
             json!({ "organizations": [wco] }),
         )
@@ -792,6 +724,18 @@ async fn recipients_who_are_deactivated_or_suspended_are_refused_and_told_why() 
             .await;
         assert_eq!(current["version"], version);
     }
+}
+
+/// Uploads `text` as an attachment of the document `id`.
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    id: &str,
+    filename: &str,
+    text: &str,
+) -> reqwest::Response {
+    let bytes = text.as_bytes().to_vec();
+    support::matrix_extra::upload(app, Some(token), id, filename, bytes).await
 }
 
 /// Every route of a document: (method, path, body, the status without credentials when the
@@ -841,31 +785,18 @@ async fn a_deleted_document_stays_in_the_database_and_every_route_answers_404() 
 
     let w = world().await;
     let app = &w.app;
-    let doc = app
-        .share_document(
+    let (doc, path) = w.amber_for_interpol().await;
+    let id = doc["id"].as_str().expect("id").to_owned();
+    let edited = app
+        .patch_if_match(
+            &path,
             &w.author,
-            document("amber", json!({ "organizations": [w.interpol] })),
+            Some("\"v1\""),
+            json!({ "title": "Assessment, revised" }),
         )
         .await;
-    let id = doc["id"].as_str().expect("id").to_owned();
-    let path = format!("/api/v1/documents/{id}");
-    let edited = patch_with(
-        app,
-        &w.author,
-        &path,
-        Some("\"v1\""),
-        json!({ "title": "Assessment, revised" }),
-    )
-    .await;
     assert_eq!(edited.status(), 200);
-    let attached = app
-        .client
-        .post(app.url(&format!("{path}/attachments?filename=notes.txt")))
-        .bearer_auth(&w.author)
-        .body("Field notes.")
-        .send()
-        .await
-        .expect("upload");
+    let attached = upload(app, &w.author, &id, "notes.txt", "Field notes.").await;
     assert_eq!(attached.status(), 201);
     let attachment: Value = attached.json().await.expect("json");
     let attachment = attachment["id"].as_str().expect("id").to_owned();
@@ -882,13 +813,7 @@ async fn a_deleted_document_stays_in_the_database_and_every_route_answers_404() 
         }
     }
 
-    let deleted = app
-        .client
-        .delete(app.url(&path))
-        .bearer_auth(&w.author)
-        .send()
-        .await
-        .expect("delete");
+    let deleted = app.delete_as(&w.author, &path).await;
     assert_eq!(deleted.status(), 204);
 
     // Kept for the record: the row, as last edited, and its earlier version.
@@ -928,17 +853,11 @@ async fn a_deleted_document_stays_in_the_database_and_every_route_answers_404() 
         ("public", None),
     ] {
         for (method, route, body, anonymous) in routes_of(&path, &attachment, &w.group) {
-            let mut request = app
-                .client
-                .request(method.clone(), app.url(&route))
-                .header("if-match", "\"v2\"");
-            if let Some(body) = body {
-                request = request.json(&body);
-            }
-            if let Some(token) = token {
-                request = request.bearer_auth(token);
-            }
-            let status = request.send().await.expect("request").status();
+            let token = token.map(String::as_str);
+            let if_match = Some("\"v2\"");
+            let status = send(app, method.clone(), token, &route, if_match, body)
+                .await
+                .status();
             let expected = if token.is_none() { anonymous } else { 404 };
             assert_eq!(status, expected, "{who}: {method} {route}");
         }
@@ -955,13 +874,6 @@ async fn a_deleted_document_stays_in_the_database_and_every_route_answers_404() 
             assert_eq!(export.text().await.expect("body"), "", "{who}");
         }
     }
-    let upload = app
-        .client
-        .post(app.url(&format!("{path}/attachments?filename=more.txt")))
-        .bearer_auth(&w.author)
-        .body("More notes.")
-        .send()
-        .await
-        .expect("upload");
-    assert_eq!(upload.status(), 404);
+    let more = upload(app, &w.author, &id, "more.txt", "More notes.").await;
+    assert_eq!(more.status(), 404);
 }

@@ -5,7 +5,7 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 use chrono::TimeDelta;
@@ -13,34 +13,11 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use compact_db::testing::TestDatabase;
+use support::cli::{admin_create, compact as compact_cli};
+use support::mail::{mailed_token, outbox_for, queued_for_digest, send_digests_at, subscribe};
 use support::{PASSWORD, TestApp, problem};
 
-const BIN: &str = env!("CARGO_BIN_EXE_compact");
 const NEW_PASSWORD: &str = "a sturdy lantern over quiet meadows";
-
-/// Mails queued for `recipient`: (subject, body), oldest first.
-fn outbox_for(app: &TestApp, recipient: &str) -> Vec<(String, String)> {
-    use compact_db::schema::outbox::dsl as o;
-    let mut conn = app.db.get().expect("connection");
-    o::outbox
-        .filter(o::recipient.eq(recipient))
-        .order(o::created_at.asc())
-        .select((o::subject, o::body_text))
-        .load(&mut *conn)
-        .expect("outbox")
-}
-
-/// The token after `marker` in the last mail queued for `recipient`.
-fn mailed_token(app: &TestApp, recipient: &str, marker: &str) -> String {
-    let mails = outbox_for(app, recipient);
-    let (_, body) = mails.last().expect("a mail");
-    body.split(marker)
-        .nth(1)
-        .expect("link")
-        .chars()
-        .take_while(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '_')
-        .collect()
-}
 
 /// Signs in with password and the next TOTP code of `secret`; returns the access token.
 async fn sign_in_with_code(app: &TestApp, email: &str, secret: &str) -> String {
@@ -50,15 +27,6 @@ async fn sign_in_with_code(app: &TestApp, email: &str, secret: &str) -> String {
     assert_eq!(response.status(), 200, "sign-in of {email} with a code");
     let body: Value = response.json().await.expect("json");
     body["access_token"].as_str().expect("token").to_owned()
-}
-
-async fn delete_as(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
-    app.client
-        .delete(app.url(path))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
 }
 
 fn subscribe_directly(app: &TestApp, user_id: &str, delivery: &str) {
@@ -86,13 +54,7 @@ async fn post_update(app: &TestApp, token: &str, title: &str) -> String {
 }
 
 fn send_digests_tomorrow(app: &TestApp) -> usize {
-    let mail = compact_auth::accounts::MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    let mut conn = app.db.get().expect("connection");
-    let tomorrow = compact_db::now() + TimeDelta::days(1);
-    compact_registry::subscriptions::send_digests(&mut conn, &mail, tomorrow).expect("digests")
+    send_digests_at(app, compact_db::now() + TimeDelta::days(1))
 }
 
 /// Until they enrol a second factor, admins and the secretariat can only enrol: the
@@ -103,13 +65,14 @@ async fn unenrolled_admins_and_secretariat_get_no_subscriptions_and_no_item_mail
     let app = TestApp::spawn().await;
     let unoct = app.create_org("UNOCT", "secretariat");
     let unodc = app.create_org("UNODC", "compact_entity");
-    let admin = app.create_user(&unoct, "admin@unoct.example", "admin");
-    let secretariat = app.create_user(&unoct, "desk@unoct.example", "secretariat");
+    let (admin, admin_token) = app.signed_in(&unoct, "admin@unoct.example", "admin").await;
+    let (secretariat, desk_token) = app
+        .signed_in(&unoct, "desk@unoct.example", "secretariat")
+        .await;
     let member = app.create_user(&unodc, "member@unodc.example", "member");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    let author = app.tokens("author@unodc.example").await.0;
-    let admin_token = app.tokens("admin@unoct.example").await.0;
-    let desk_token = app.tokens("desk@unoct.example").await.0;
+    let (_, author) = app
+        .signed_in(&unodc, "author@unodc.example", "focal_point")
+        .await;
 
     for token in [&admin_token, &desk_token] {
         // What any other route answers them (their own API keys, here).
@@ -125,11 +88,7 @@ async fn unenrolled_admins_and_secretariat_get_no_subscriptions_and_no_item_mail
         )
         .await;
         assert_eq!(created, expected);
-        let deleted = problem(
-            delete_as(&app, token, "/api/v1/subscriptions/any").await,
-            403,
-        )
-        .await;
+        let deleted = problem(app.delete_as(token, "/api/v1/subscriptions/any").await, 403).await;
         assert_eq!(deleted, expected);
     }
 
@@ -144,15 +103,14 @@ async fn unenrolled_admins_and_secretariat_get_no_subscriptions_and_no_item_mail
         "the member hears of it"
     );
     assert!(outbox_for(&app, "admin@unoct.example").is_empty());
+    assert_eq!(
+        queued_for_digest(&app, &secretariat),
+        0,
+        "nothing queued for the digest"
+    );
     {
         use compact_db::schema::digest_entries as d;
         let mut conn = app.db.get().expect("connection");
-        let queued: i64 = d::table
-            .filter(d::user_id.eq(&secretariat))
-            .count()
-            .get_result(&mut *conn)
-            .expect("count");
-        assert_eq!(queued, 0, "nothing queued for the digest");
         // One queued before the role changed: the digest checks the rule again.
         diesel::insert_into(d::table)
             .values((
@@ -175,16 +133,12 @@ async fn unenrolled_admins_and_secretariat_get_no_subscriptions_and_no_item_mail
         let listed: Value = app.get_json(token, "/api/v1/subscriptions").await;
         assert_eq!(listed.as_array().expect("list").len(), 1);
         let follow = json!({ "target": "tag", "target_id": "sahel", "delivery": "daily" });
-        let created = app
-            .post_json("/api/v1/subscriptions", Some(token), follow)
-            .await;
-        assert_eq!(created.status(), 201);
-        let id = created.json::<Value>().await.expect("json")["id"]
-            .as_str()
-            .expect("id")
-            .to_owned();
-        let path = format!("/api/v1/subscriptions/{id}");
-        assert_eq!(delete_as(&app, token, &path).await.status(), 204);
+        let created = subscribe(&app, token, follow).await;
+        let path = format!(
+            "/api/v1/subscriptions/{}",
+            created["id"].as_str().expect("id")
+        );
+        assert_eq!(app.delete_as(token, &path).await.status(), 204);
     }
     post_update(&app, &author, "After enrolment").await;
     let notices = outbox_for(&app, "admin@unoct.example");
@@ -214,19 +168,8 @@ async fn subscriptions_take_a_session_as_declared_not_an_api_key() {
     }
     let app = TestApp::spawn().await;
     let org = app.create_org("UNDP", "compact_entity");
-    app.create_user(&org, "member@example.org", "member");
-    let (token, _) = app.tokens("member@example.org").await;
-    let expires = (chrono::Utc::now() + TimeDelta::days(1)).to_rfc3339();
-    let key: Value = app
-        .post_json(
-            "/api/v1/api-keys",
-            Some(&token),
-            json!({ "name": "script", "scopes": ["search", "documents:read"], "expires_at": expires }),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (_, token) = app.signed_in(&org, "member@example.org", "member").await;
+    let key = app.api_key(&token, &["search", "documents:read"]).await;
     let secret = key["secret"].as_str().expect("secret");
     problem(app.get_as(secret, "/api/v1/subscriptions").await, 403).await;
     let via_header = app
@@ -279,18 +222,11 @@ async fn a_sign_in_rehashes_a_password_hashed_at_a_lower_cost() {
     assert_eq!(params(&old), format!("m={},t=1,p=1", lower.memory_kib));
 
     // A failed sign-in changes nothing.
-    problem(
-        app.login("member@example.org", "not the password at all")
-            .await,
-        401,
-    )
-    .await;
+    app.assert_sign_in_refused("member@example.org", "not the password at all")
+        .await;
     assert_eq!(stored_hash(&app, "member@example.org"), old);
 
-    assert_eq!(
-        app.login("member@example.org", PASSWORD).await.status(),
-        200
-    );
+    app.assert_signs_in("member@example.org", PASSWORD).await;
     let new = stored_hash(&app, "member@example.org");
     assert_eq!(
         params(&new),
@@ -300,10 +236,7 @@ async fn a_sign_in_rehashes_a_password_hashed_at_a_lower_cost() {
         )
     );
     // Still the same password, and not redone again once current.
-    assert_eq!(
-        app.login("member@example.org", PASSWORD).await.status(),
-        200
-    );
+    app.assert_signs_in("member@example.org", PASSWORD).await;
     assert_eq!(stored_hash(&app, "member@example.org"), new);
 }
 
@@ -348,31 +281,14 @@ async fn each_further_failure_doubles_the_lock_up_to_its_cap_and_it_ends() {
     // ... up to its cap.
     problem(wrong().await, 401).await;
     within(lock_of(&app, "target@example.org").0, 2);
-    let lockouts = app
-        .audit_actions()
-        .iter()
-        .filter(|a| *a == "auth.lockout")
-        .count();
+    let lockouts = app.audit_count("auth.lockout");
     assert_eq!(lockouts, 3);
     // Locked: the right password is refused, until the lock ends.
-    problem(app.login("target@example.org", PASSWORD).await, 401).await;
+    app.assert_sign_in_refused("target@example.org", PASSWORD)
+        .await;
     tokio::time::sleep(Duration::from_millis(2200)).await;
-    assert_eq!(
-        app.login("target@example.org", PASSWORD).await.status(),
-        200
-    );
+    app.assert_signs_in("target@example.org", PASSWORD).await;
     assert_eq!(lock_of(&app, "target@example.org"), (None, 0));
-}
-
-fn compact_cli(test_db: &TestDatabase, data_dir: &std::path::Path) -> Command {
-    let mut command = Command::new(BIN);
-    command
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .env("DATABASE_URL", test_db.url().expose())
-        .env("COMPACT_DATA_DIR", data_dir)
-        .env("COMPACT_LOG_LEVEL", "warn");
-    command
 }
 
 /// `compact keys rotate` signs nobody out: the old key verifies through one token lifetime
@@ -385,8 +301,7 @@ async fn a_rotated_key_verifies_through_its_grace_period_and_not_after() {
         .spawn()
         .await;
     let org = app.create_org("UNESCO", "compact_entity");
-    app.create_user(&org, "member@example.org", "member");
-    let (before, _) = app.tokens("member@example.org").await;
+    let (_, before) = app.signed_in(&org, "member@example.org", "member").await;
     let old_kid = jsonwebtoken::decode_header(&before)
         .expect("header")
         .kid
@@ -459,32 +374,26 @@ async fn admins_manage_anyone_and_grant_any_role_the_secretariat_stays_within_it
     let other_admin = app.create_user(&unoct, "admin2@unoct.example", "admin");
     let foreign = app.create_user(&osce, "member@osce.example", "member");
     let foreign_two = app.create_user(&osce, "second@osce.example", "member");
-    app.create_user(&osce, "coordinator@osce.example", "coordinator");
-    let (coordinator, _) = app.tokens("coordinator@osce.example").await;
+    let (_, coordinator) = app
+        .signed_in(&osce, "coordinator@osce.example", "coordinator")
+        .await;
     let user_path = |id: &str| format!("/api/v1/users/{id}");
     let role_of = |v: Value| v["role"].as_str().expect("role").to_owned();
+    let deactivate = || json!({ "status": "deactivated" });
 
     // The admin, in another organization: read, grant secretariat and admin, deactivate,
     // invite with any role.
     let seen: Value = app.get_json(&admin, &user_path(&foreign)).await;
     assert_eq!(seen["email"], "member@osce.example");
     for role in ["secretariat", "admin"] {
-        let changed = app
-            .patch_json(&user_path(&foreign), &admin, json!({ "role": role }))
-            .await;
+        let changed = patch_user(&app, &admin, &foreign, json!({ "role": role })).await;
         assert_eq!(changed.status(), 200, "admin grants {role}");
         assert_eq!(role_of(changed.json().await.expect("json")), role);
     }
-    let deactivated = app
-        .patch_json(
-            &user_path(&foreign_two),
-            &admin,
-            json!({ "status": "deactivated" }),
-        )
-        .await;
+    let deactivated = patch_user(&app, &admin, &foreign_two, deactivate()).await;
     assert_eq!(deactivated.status(), 200);
-    let invite = json!({ "email": "new.admin@osce.example", "name": "New Admin", "role": "admin", "organization_id": osce });
-    let invited = app.post_json("/api/v1/users", Some(&admin), invite).await;
+    let body = json!({ "email": "new.admin@osce.example", "name": "New Admin", "role": "admin", "organization_id": osce });
+    let invited = invite(&app, &admin, body).await;
     assert_eq!(invited.status(), 201);
     assert_eq!(role_of(invited.json().await.expect("json")), "admin");
     let listed: Value = app
@@ -494,77 +403,47 @@ async fn admins_manage_anyone_and_grant_any_role_the_secretariat_stays_within_it
 
     // The secretariat: its own organization only, roles up to coordinator.
     problem(app.get_as(&desk, &user_path(&foreign)).await, 404).await;
-    problem(
-        app.patch_json(
-            &user_path(&foreign),
-            &desk,
-            json!({ "status": "deactivated" }),
-        )
-        .await,
-        404,
-    )
-    .await;
+    problem(patch_user(&app, &desk, &foreign, deactivate()).await, 404).await;
     let elsewhere = json!({ "email": "x@osce.example", "name": "X", "role": "member", "organization_id": osce });
-    problem(
-        app.post_json("/api/v1/users", Some(&desk), elsewhere).await,
-        403,
-    )
-    .await;
+    problem(invite(&app, &desk, elsewhere).await, 403).await;
     for role in ["secretariat", "admin"] {
-        problem(
-            app.patch_json(&user_path(&colleague), &desk, json!({ "role": role }))
-                .await,
-            403,
-        )
-        .await;
-        let invite = json!({ "email": format!("{role}@unoct.example"), "name": "N", "role": role });
-        problem(
-            app.post_json("/api/v1/users", Some(&desk), invite).await,
-            403,
-        )
-        .await;
+        let granted = patch_user(&app, &desk, &colleague, json!({ "role": role })).await;
+        problem(granted, 403).await;
+        let body = json!({ "email": format!("{role}@unoct.example"), "name": "N", "role": role });
+        problem(invite(&app, &desk, body).await, 403).await;
     }
     problem(
-        app.patch_json(
-            &user_path(&other_admin),
-            &desk,
-            json!({ "status": "deactivated" }),
-        )
-        .await,
+        patch_user(&app, &desk, &other_admin, deactivate()).await,
         403,
     )
     .await;
-    let promoted = app
-        .patch_json(
-            &user_path(&colleague),
-            &desk,
-            json!({ "role": "coordinator" }),
-        )
-        .await;
+    let promoted = patch_user(&app, &desk, &colleague, json!({ "role": "coordinator" })).await;
     assert_eq!(promoted.status(), 200);
-    let invite =
-        json!({ "email": "helper@unoct.example", "name": "Helper", "role": "coordinator" });
-    assert_eq!(
-        app.post_json("/api/v1/users", Some(&desk), invite)
-            .await
-            .status(),
-        201
-    );
+    let body = json!({ "email": "helper@unoct.example", "name": "Helper", "role": "coordinator" });
+    assert_eq!(invite(&app, &desk, body).await.status(), 201);
 
     // A coordinator cannot grant secretariat or admin, even in its own organization.
     let colleague_there = app.create_user(&osce, "third@osce.example", "member");
     for role in ["secretariat", "admin"] {
-        problem(
-            app.patch_json(
-                &user_path(&colleague_there),
-                &coordinator,
-                json!({ "role": role }),
-            )
-            .await,
-            403,
-        )
-        .await;
+        let granted = patch_user(
+            &app,
+            &coordinator,
+            &colleague_there,
+            json!({ "role": role }),
+        );
+        problem(granted.await, 403).await;
     }
+}
+
+/// PATCH `/api/v1/users/{id}` as `token`.
+async fn patch_user(app: &TestApp, token: &str, id: &str, body: Value) -> reqwest::Response {
+    app.patch_json(&format!("/api/v1/users/{id}"), token, body)
+        .await
+}
+
+/// POST `/api/v1/users` (an invitation) as `token`.
+async fn invite(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
+    app.post_json("/api/v1/users", Some(token), body).await
 }
 
 fn expire_tokens_of(app: &TestApp, email: &str) {
@@ -581,48 +460,42 @@ fn expire_tokens_of(app: &TestApp, email: &str) {
         .expect("expire");
 }
 
+/// Asks for a password-reset mail for `email`.
+async fn request_reset(app: &TestApp, email: &str) -> reqwest::Response {
+    let body = json!({ "email": email });
+    app.post_json("/api/v1/auth/password-reset", None, body)
+        .await
+}
+
+/// Sets a new password with a mailed reset token.
+async fn reset_password(app: &TestApp, reset: &str, password: &str) -> reqwest::Response {
+    let path = format!("/api/v1/auth/password-reset/{reset}");
+    app.post_json(&path, None, json!({ "password": password }))
+        .await
+}
+
 #[tokio::test]
 async fn expired_invitation_and_reset_tokens_are_refused() {
     let app = TestApp::spawn().await;
     let org = app.create_org("CAIM", "regional_organization");
-    app.create_user(&org, "coordinator@example.org", "coordinator");
+    let (_, token) = app
+        .signed_in(&org, "coordinator@example.org", "coordinator")
+        .await;
     app.create_user(&org, "member@example.org", "member");
-    let (token, _) = app.tokens("coordinator@example.org").await;
-    let invite = json!({ "email": "late@example.org", "name": "Late Person", "role": "member" });
-    assert_eq!(
-        app.post_json("/api/v1/users", Some(&token), invite)
-            .await
-            .status(),
-        201
-    );
+    let body = json!({ "email": "late@example.org", "name": "Late Person", "role": "member" });
+    assert_eq!(invite(&app, &token, body).await.status(), 201);
     let invitation = mailed_token(&app, "late@example.org", "/invitations/");
     expire_tokens_of(&app, "late@example.org");
     problem(app.accept_invitation(&invitation, NEW_PASSWORD).await, 404).await;
-    problem(app.login("late@example.org", NEW_PASSWORD).await, 401).await;
+    app.assert_sign_in_refused("late@example.org", NEW_PASSWORD)
+        .await;
 
-    let request = json!({ "email": "member@example.org" });
-    assert_eq!(
-        app.post_json("/api/v1/auth/password-reset", None, request)
-            .await
-            .status(),
-        202
-    );
+    let requested = request_reset(&app, "member@example.org").await;
+    assert_eq!(requested.status(), 202);
     let reset = mailed_token(&app, "member@example.org", "/password-reset/");
     expire_tokens_of(&app, "member@example.org");
-    problem(
-        app.post_json(
-            &format!("/api/v1/auth/password-reset/{reset}"),
-            None,
-            json!({ "password": NEW_PASSWORD }),
-        )
-        .await,
-        404,
-    )
-    .await;
-    assert_eq!(
-        app.login("member@example.org", PASSWORD).await.status(),
-        200
-    );
+    problem(reset_password(&app, &reset, NEW_PASSWORD).await, 404).await;
+    app.assert_signs_in("member@example.org", PASSWORD).await;
 }
 
 #[tokio::test]
@@ -630,54 +503,24 @@ async fn a_reset_token_works_once() {
     let app = TestApp::spawn().await;
     let org = app.create_org("ITU", "compact_entity");
     app.create_user(&org, "member@example.org", "member");
-    let request = json!({ "email": "member@example.org" });
-    app.post_json("/api/v1/auth/password-reset", None, request)
-        .await;
+    request_reset(&app, "member@example.org").await;
     let reset = mailed_token(&app, "member@example.org", "/password-reset/");
-    let path = format!("/api/v1/auth/password-reset/{reset}");
-    let first = app
-        .post_json(&path, None, json!({ "password": NEW_PASSWORD }))
-        .await;
+    let first = reset_password(&app, &reset, NEW_PASSWORD).await;
     assert_eq!(first.status(), 204);
-    problem(
-        app.post_json(
-            &path,
-            None,
-            json!({ "password": "another fine evening of rain" }),
-        )
-        .await,
-        404,
-    )
-    .await;
-    assert_eq!(
-        app.login("member@example.org", NEW_PASSWORD).await.status(),
-        200
-    );
-    problem(
-        app.login("member@example.org", "another fine evening of rain")
-            .await,
-        401,
-    )
-    .await;
+    let again = reset_password(&app, &reset, "another fine evening of rain").await;
+    problem(again, 404).await;
+    app.assert_signs_in("member@example.org", NEW_PASSWORD)
+        .await;
+    app.assert_sign_in_refused("member@example.org", "another fine evening of rain")
+        .await;
 }
 
 #[tokio::test]
 async fn an_api_key_records_its_last_use() {
     let app = TestApp::spawn().await;
     let org = app.create_org("UNDP", "compact_entity");
-    app.create_user(&org, "member@example.org", "member");
-    let (token, _) = app.tokens("member@example.org").await;
-    let expires = (chrono::Utc::now() + TimeDelta::days(1)).to_rfc3339();
-    let key: Value = app
-        .post_json(
-            "/api/v1/api-keys",
-            Some(&token),
-            json!({ "name": "script", "scopes": ["search"], "expires_at": expires }),
-        )
-        .await
-        .json()
-        .await
-        .expect("json");
+    let (_, token) = app.signed_in(&org, "member@example.org", "member").await;
+    let key = app.api_key(&token, &["search"]).await;
     let listed: Value = app.get_json(&token, "/api/v1/api-keys").await;
     assert_eq!(listed[0]["last_used_at"], Value::Null, "not used yet");
     let before = chrono::Utc::now() - TimeDelta::seconds(1);
@@ -698,13 +541,10 @@ async fn a_failed_sign_in_is_audited_with_its_reason() {
     let app = TestApp::spawn().await;
     let org = app.create_org("OAS", "regional_organization");
     let user = app.create_user(&org, "member@example.org", "member");
-    problem(
-        app.login("member@example.org", "not the password at all")
-            .await,
-        401,
-    )
-    .await;
-    problem(app.login("nobody@example.org", PASSWORD).await, 401).await;
+    app.assert_sign_in_refused("member@example.org", "not the password at all")
+        .await;
+    app.assert_sign_in_refused("nobody@example.org", PASSWORD)
+        .await;
     let mut conn = app.db.get().expect("connection");
     let failures: Vec<(Option<String>, String)> = a::table
         .filter(a::action.eq("auth.login"))
@@ -730,14 +570,7 @@ async fn a_failed_sign_in_is_audited_with_its_reason() {
 async fn set_password_page(app: &TestApp, path: &str, token: &str) -> String {
     let response = app.get(path).await;
     assert_eq!(response.status(), 200, "GET {path}");
-    let header = |name: &str| {
-        response
-            .headers()
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let header = |name: &str| support::header(&response, name);
     assert!(header("content-type").starts_with("text/html"));
     assert_eq!(header("cache-control"), "no-store");
     assert_eq!(header("referrer-policy"), "no-referrer");
@@ -766,17 +599,13 @@ async fn set_password_page(app: &TestApp, path: &str, token: &str) -> String {
 async fn the_mailed_links_open_a_set_password_page() {
     let app = TestApp::spawn().await;
     let org = app.create_org("CAIM", "regional_organization");
-    app.create_user(&org, "coordinator@example.org", "coordinator");
+    let (_, token) = app
+        .signed_in(&org, "coordinator@example.org", "coordinator")
+        .await;
     app.create_user(&org, "member@example.org", "member");
-    let (token, _) = app.tokens("coordinator@example.org").await;
-    let invite = json!({ "email": "new@example.org", "name": "New Person", "role": "member" });
-    app.post_json("/api/v1/users", Some(&token), invite).await;
-    app.post_json(
-        "/api/v1/auth/password-reset",
-        None,
-        json!({ "email": "member@example.org" }),
-    )
-    .await;
+    let body = json!({ "email": "new@example.org", "name": "New Person", "role": "member" });
+    invite(&app, &token, body).await;
+    request_reset(&app, "member@example.org").await;
     let public = app.settings.public_url.trim_end_matches('/').to_owned();
     for (recipient, marker, api) in [
         (
@@ -814,10 +643,7 @@ async fn the_mailed_links_open_a_set_password_page() {
         .await
         .expect("accept");
     assert_eq!(accepted.status(), 204);
-    assert_eq!(
-        app.login("new@example.org", NEW_PASSWORD).await.status(),
-        200
-    );
+    app.assert_signs_in("new@example.org", NEW_PASSWORD).await;
 }
 
 /// The link `compact admin create` prints is a page the server answers, and setting the
@@ -830,18 +656,15 @@ async fn the_link_compact_admin_create_prints_opens_the_page() {
         .spawn()
         .await;
     let data_dir = tempfile::tempdir().expect("data dir");
-    let created = compact_cli(&test_db, data_dir.path())
-        .env("COMPACT_PUBLIC_URL", &app.address)
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "first@unoct.example",
-            "--name",
-            "First Admin",
-        ])
-        .output()
-        .expect("run compact admin create");
+    let created = admin_create(
+        &test_db,
+        data_dir.path(),
+        "first@unoct.example",
+        "First Admin",
+    )
+    .env("COMPACT_PUBLIC_URL", &app.address)
+    .output()
+    .expect("run compact admin create");
     assert!(created.status.success(), "{created:?}");
     let stdout = String::from_utf8_lossy(&created.stdout).into_owned();
     let link = stdout
@@ -858,12 +681,8 @@ async fn the_link_compact_admin_create_prints_opens_the_page() {
         app.accept_invitation(&token, NEW_PASSWORD).await.status(),
         204
     );
-    assert_eq!(
-        app.login("first@unoct.example", NEW_PASSWORD)
-            .await
-            .status(),
-        200
-    );
+    app.assert_signs_in("first@unoct.example", NEW_PASSWORD)
+        .await;
     drop(app);
 }
 
@@ -876,21 +695,18 @@ async fn compact_admin_create_refuses_a_password_built_from_the_organization() {
         .expect("strong without the organization");
     let test_db = TestDatabase::empty();
     let data_dir = tempfile::tempdir().expect("data dir");
-    let mut child = compact_cli(&test_db, data_dir.path())
-        .args([
-            "admin",
-            "create",
-            "--email",
-            "first@unoct.example",
-            "--name",
-            "First Admin",
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run compact admin create");
+    let mut child = admin_create(
+        &test_db,
+        data_dir.path(),
+        "first@unoct.example",
+        "First Admin",
+    )
+    .arg("--password-stdin")
+    .stdin(Stdio::piped())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("run compact admin create");
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().expect("stdin");

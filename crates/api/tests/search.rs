@@ -73,12 +73,13 @@ async fn library() -> Library {
     let unodc = app.create_org("UNODC", "compact_entity");
     let interpol = app.create_org("INTERPOL", "compact_entity");
     let fatf = app.create_org("FATF", "compact_entity");
-    app.create_user(&unodc, "fp@unodc.example", "focal_point");
-    app.create_user(&fatf, "fp@fatf.example", "focal_point");
-    app.create_user(&interpol, "member@interpol.example", "member");
-    let author = app.tokens("fp@unodc.example").await.0;
-    let other_author = app.tokens("fp@fatf.example").await.0;
-    let reader = app.tokens("member@interpol.example").await.0;
+    let (_, author) = app
+        .signed_in(&unodc, "fp@unodc.example", "focal_point")
+        .await;
+    let (_, other_author) = app.signed_in(&fatf, "fp@fatf.example", "focal_point").await;
+    let (_, reader) = app
+        .signed_in(&interpol, "member@interpol.example", "member")
+        .await;
     for (key, language, doc_type, title, body) in FIXTURES {
         app.share_document(
             &author,
@@ -125,19 +126,14 @@ async fn library() -> Library {
     }
 }
 
+/// A search by the library's reader, written as a query string (`q=...&sort=...`).
 async fn search(lib: &Library, query: &str) -> Value {
-    let mut pairs = url_pairs(query);
-    pairs.push(("limit".into(), "100".into()));
-    let response = lib
-        .app
-        .client
-        .get(with_query(&lib.app, "/api/v1/search", &pairs))
-        .bearer_auth(&lib.reader)
-        .send()
-        .await
-        .expect("search");
-    assert_eq!(response.status(), 200, "{query}");
-    response.json().await.expect("json")
+    let pairs = url_pairs(query);
+    let pairs: Vec<(&str, &str)> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    search_with(&lib.app, &lib.reader, &pairs).await
 }
 
 fn with_query(app: &TestApp, path: &str, pairs: &[(String, String)]) -> url::Url {
@@ -156,12 +152,7 @@ fn url_pairs(query: &str) -> Vec<(String, String)> {
 }
 
 fn titles(results: &Value) -> BTreeSet<String> {
-    results["hits"]
-        .as_array()
-        .expect("hits")
-        .iter()
-        .map(|h| h["title"].as_str().expect("title").to_owned())
-        .collect()
+    ordered_titles(results).into_iter().collect()
 }
 
 fn set(titles: &[&str]) -> BTreeSet<String> {
@@ -601,12 +592,13 @@ async fn filtered_library() -> FilteredLibrary {
     let sahel = app.create_group("Sahel circle", &[&interpol, &osce]);
     let balkans = app.create_group("Balkans circle", &[&interpol]);
     let caspian = app.create_group("Caspian circle", &[&osce]);
-    app.create_user(&unodc, "fp@unodc.example", "focal_point");
-    app.create_user(&fatf, "fp@fatf.example", "focal_point");
-    let reader_id = app.create_user(&interpol, "member@interpol.example", "member");
-    let unodc_author = app.tokens("fp@unodc.example").await.0;
-    let fatf_author = app.tokens("fp@fatf.example").await.0;
-    let reader = app.tokens("member@interpol.example").await.0;
+    let (_, unodc_author) = app
+        .signed_in(&unodc, "fp@unodc.example", "focal_point")
+        .await;
+    let (_, fatf_author) = app.signed_in(&fatf, "fp@fatf.example", "focal_point").await;
+    let (reader_id, reader) = app
+        .signed_in(&interpol, "member@interpol.example", "member")
+        .await;
     let mut created = std::collections::BTreeMap::new();
     for (title, author, kind, tlp, to) in FILTERED {
         let recipients = match to {
@@ -735,17 +727,7 @@ fn assert_counts_match_hits(results: &Value, what: &str) {
                     .or_default() += 1;
             }
         }
-        let counted: BTreeMap<String, i64> = results["facets"][facet]
-            .as_array()
-            .expect("facet")
-            .iter()
-            .map(|c| {
-                (
-                    c["value"].as_str().expect("value").to_owned(),
-                    c["count"].as_i64().expect("count"),
-                )
-            })
-            .collect();
+        let counted = support::matrix_extra::facet_counts(results, facet);
         assert_eq!(counted, expected, "{what}: facet {facet}");
     }
 }

@@ -7,7 +7,38 @@ use std::time::Duration;
 
 use compact_mail::testing::SmtpSink;
 use serde_json::{Value, json};
+use support::mail::{follow_everything, outbox_for, queued_for_digest, send_digests_at, subscribe};
 use support::{TestApp, problem};
+
+/// UNODC, whose focal point `author@unodc.example` shares, and INTERPOL, where most
+/// readers are: where every test here starts.
+struct Newsroom {
+    app: TestApp,
+    unodc: String,
+    interpol: String,
+    /// The UNODC focal point's access token.
+    author: String,
+}
+
+impl Newsroom {
+    async fn on(app: TestApp) -> Self {
+        let unodc = app.create_org("UNODC", "compact_entity");
+        let interpol = app.create_org("INTERPOL", "compact_entity");
+        let (_, author) = app
+            .signed_in(&unodc, "author@unodc.example", "focal_point")
+            .await;
+        Newsroom {
+            app,
+            unodc,
+            interpol,
+            author,
+        }
+    }
+
+    async fn new() -> Self {
+        Self::on(TestApp::spawn().await).await
+    }
+}
 
 async fn follow(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
     app.post_json("/api/v1/subscriptions", Some(token), body)
@@ -18,25 +49,23 @@ async fn follow(app: &TestApp, token: &str, body: Value) -> reqwest::Response {
 async fn only_subscribers_in_the_audience_are_told_and_never_the_author() {
     let sink = SmtpSink::start();
     let app = TestApp::builder().smtp_port(sink.port()).spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let Newsroom {
+        app,
+        unodc: _,
+        interpol,
+        author,
+    } = Newsroom::on(app).await;
     let fatf = app.create_org("FATF", "compact_entity");
     let group = app.create_group("Sahel circle", &[&fatf]);
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    app.create_user(&interpol, "reader@interpol.example", "member");
-    app.create_user(&fatf, "outsider@fatf.example", "member");
-    let author = app.tokens("author@unodc.example").await.0;
-    let reader = app.tokens("reader@interpol.example").await.0;
-    let outsider = app.tokens("outsider@fatf.example").await.0;
+    let (_, reader) = app
+        .signed_in(&interpol, "reader@interpol.example", "member")
+        .await;
+    let (_, outsider) = app
+        .signed_in(&fatf, "outsider@fatf.example", "member")
+        .await;
 
     for token in [&author, &reader, &outsider] {
-        let answer = follow(
-            &app,
-            token,
-            json!({ "target": "everything", "delivery": "immediate" }),
-        )
-        .await;
-        assert_eq!(answer.status(), 201);
+        follow_everything(&app, token, "immediate").await;
     }
     problem(
         follow(
@@ -133,15 +162,15 @@ async fn only_subscribers_in_the_audience_are_told_and_never_the_author() {
     assert_eq!(told.len(), 1, "only the reader: {told:?}");
 
     // Following a group: told of what is addressed to the group, from its own recipients.
-    app.create_user(&fatf, "follower@fatf.example", "member");
-    let follower = app.tokens("follower@fatf.example").await.0;
-    let answer = follow(
+    let (_, follower) = app
+        .signed_in(&fatf, "follower@fatf.example", "member")
+        .await;
+    subscribe(
         &app,
         &follower,
         json!({ "target": "group", "target_id": group, "delivery": "immediate" }),
     )
     .await;
-    assert_eq!(answer.status(), 201);
     app.share_document(
         &author,
         json!({
@@ -167,14 +196,9 @@ async fn only_subscribers_in_the_audience_are_told_and_never_the_author() {
     // Subscriptions are listed and removed by their owner only.
     let mine: Value = app.get_json(&reader, "/api/v1/subscriptions").await;
     let id = mine[0]["id"].as_str().expect("id").to_owned();
-    let delete = |token: &str| {
-        app.client
-            .delete(app.url(&format!("/api/v1/subscriptions/{id}")))
-            .bearer_auth(token.to_owned())
-            .send()
-    };
-    problem(delete(&outsider).await.expect("delete"), 404).await;
-    assert_eq!(delete(&reader).await.expect("delete").status(), 204);
+    let path = format!("/api/v1/subscriptions/{id}");
+    problem(app.delete_as(&outsider, &path).await, 404).await;
+    assert_eq!(app.delete_as(&reader, &path).await.status(), 204);
     assert_eq!(
         app.get_json(&reader, "/api/v1/subscriptions").await,
         json!([])
@@ -183,22 +207,21 @@ async fn only_subscribers_in_the_audience_are_told_and_never_the_author() {
 
 #[tokio::test]
 async fn a_daily_digest_goes_out_once_per_day_with_what_is_still_visible() {
-    use compact_registry::subscriptions::send_digests;
-
-    let app = TestApp::spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    app.create_user(&interpol, "reader@interpol.example", "member");
-    let author = app.tokens("author@unodc.example").await.0;
-    let reader = app.tokens("reader@interpol.example").await.0;
-    let answer = follow(
+    let Newsroom {
+        app,
+        unodc: _,
+        interpol,
+        author,
+    } = Newsroom::new().await;
+    let (_, reader) = app
+        .signed_in(&interpol, "reader@interpol.example", "member")
+        .await;
+    subscribe(
         &app,
         &reader,
         json!({ "target": "tag", "target_id": "Sahel", "delivery": "daily" }),
     )
     .await;
-    assert_eq!(answer.status(), 201);
 
     let mut ids = Vec::new();
     for (title, tlp) in [
@@ -220,36 +243,23 @@ async fn a_daily_digest_goes_out_once_per_day_with_what_is_still_visible() {
     }
     // Deleted before the digest: it must not be mentioned.
     let gone = app
-        .client
-        .delete(app.url(&format!("/api/v1/updates/{}", ids[2])))
-        .bearer_auth(&author)
-        .send()
-        .await
-        .expect("delete");
+        .delete_as(&author, &format!("/api/v1/updates/{}", ids[2]))
+        .await;
     assert_eq!(gone.status(), 204);
 
-    let mail = compact_auth::accounts::MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    };
-    let mut conn = app.db.get().expect("connection");
     let today = compact_db::now();
     assert_eq!(
-        send_digests(&mut conn, &mail, today).expect("digests"),
+        send_digests_at(&app, today),
         0,
         "today's items wait for tomorrow"
     );
     let tomorrow = today + chrono::Duration::days(1);
+    assert_eq!(send_digests_at(&app, tomorrow), 1);
     assert_eq!(
-        send_digests(&mut conn, &mail, tomorrow).expect("digests"),
-        1
-    );
-    assert_eq!(
-        send_digests(&mut conn, &mail, tomorrow + chrono::Duration::hours(1)).expect("digests"),
+        send_digests_at(&app, tomorrow + chrono::Duration::hours(1)),
         0,
         "once a day"
     );
-    drop(conn);
 
     let outbox = outbox_for(&app, "reader@interpol.example");
     assert_eq!(outbox.len(), 1);
@@ -265,37 +275,12 @@ async fn a_daily_digest_goes_out_once_per_day_with_what_is_still_visible() {
     assert!(!body.contains("Withdrawn note"));
 }
 
-/// The (subject, body) of every mail to `recipient` in the outbox, oldest first.
-fn outbox_for(app: &TestApp, recipient: &str) -> Vec<(String, String)> {
-    use compact_db::schema::outbox::dsl as o;
-    use diesel::prelude::*;
-    let mut conn = app.db.get().expect("connection");
-    o::outbox
-        .filter(o::recipient.eq(recipient))
-        .order((o::created_at.asc(), o::id.asc()))
-        .select((o::subject, o::body_text))
-        .load(&mut *conn)
-        .expect("outbox")
-}
-
-/// The mail context the server's own writes use in tests.
-fn mail_context() -> compact_auth::accounts::MailContext {
-    compact_auth::accounts::MailContext {
-        public_url: "https://compact.test".into(),
-        message_domain: "compact.test".into(),
-    }
-}
-
 /// (recipient, subject) of every mail in the outbox, oldest first.
 fn outbox(app: &TestApp) -> Vec<(String, String)> {
-    use compact_db::schema::outbox::dsl as o;
-    use diesel::prelude::*;
-    let mut conn = app.db.get().expect("connection");
-    o::outbox
-        .order((o::created_at.asc(), o::id.asc()))
-        .select((o::recipient, o::subject))
-        .load(&mut *conn)
-        .expect("outbox")
+    support::matrix_extra::outbox(app)
+        .into_iter()
+        .map(|mail| (mail.recipient, mail.subject))
+        .collect()
 }
 
 /// The mail queued since `seen` mails, as (recipient, subject) sorted by recipient; moves
@@ -308,22 +293,14 @@ fn mail_since(app: &TestApp, seen: &mut usize) -> Vec<(String, String)> {
     new
 }
 
-/// How many items wait in `user_id`'s next digest.
-fn queued_for_digest(app: &TestApp, user_id: &str) -> i64 {
-    use compact_db::schema::digest_entries::dsl as d;
-    use diesel::prelude::*;
-    let mut conn = app.db.get().expect("connection");
-    d::digest_entries
-        .filter(d::user_id.eq(user_id))
-        .count()
-        .get_result(&mut *conn)
-        .expect("digest entries")
-}
-
-/// `send_digests` as the scheduler runs it, at `at`.
-fn send_digests_at(app: &TestApp, at: chrono::NaiveDateTime) -> usize {
-    let mut conn = app.db.get().expect("connection");
-    compact_registry::subscriptions::send_digests(&mut conn, &mail_context(), at).expect("digests")
+/// Asserts that the mail queued since `seen` mails is `subject` to exactly `who`.
+fn assert_told(app: &TestApp, seen: &mut usize, subject: &str, who: &[&str]) {
+    let mut told: Vec<(String, String)> = who
+        .iter()
+        .map(|w| ((*w).to_owned(), subject.to_owned()))
+        .collect();
+    told.sort();
+    assert_eq!(mail_since(app, seen), told, "{subject}");
 }
 
 /// `hour` o'clock (UTC) `days` days after the day of `from`.
@@ -352,23 +329,27 @@ fn sahel_update(title: &str) -> Value {
 #[tokio::test]
 async fn an_item_queued_after_the_days_digest_waits_for_the_next_day_even_after_a_restart() {
     let (test_db, _) = compact_db::testing::TestDatabase::migrated();
-    let app = TestApp::builder()
-        .database_url(test_db.url().clone())
-        .spawn()
+    let Newsroom {
+        app,
+        unodc: _,
+        interpol,
+        author,
+    } = Newsroom::on(
+        TestApp::builder()
+            .database_url(test_db.url().clone())
+            .spawn()
+            .await,
+    )
+    .await;
+    let (reader_id, reader) = app
+        .signed_in(&interpol, "reader@interpol.example", "member")
         .await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    let reader_id = app.create_user(&interpol, "reader@interpol.example", "member");
-    let author = app.tokens("author@unodc.example").await.0;
-    let reader = app.tokens("reader@interpol.example").await.0;
-    let answer = follow(
+    subscribe(
         &app,
         &reader,
         json!({ "target": "tag", "target_id": "sahel", "delivery": "daily" }),
     )
     .await;
-    assert_eq!(answer.status(), 201);
 
     share(&app, &author, "updates", sahel_update("First note")).await;
     let today = compact_db::now();
@@ -421,23 +402,23 @@ async fn an_item_queued_after_the_days_digest_waits_for_the_next_day_even_after_
 /// marking, with the marking in the subject; not of another organization's.
 #[tokio::test]
 async fn following_an_organization_tells_of_its_items_with_the_tlp_in_the_subject() {
-    let app = TestApp::spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
+    let Newsroom {
+        app,
+        unodc,
+        interpol,
+        author: unodc_author,
+    } = Newsroom::new().await;
     let fatf = app.create_org("FATF", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
-    app.create_user(&unodc, "fp@unodc.example", "focal_point");
-    app.create_user(&fatf, "fp@fatf.example", "focal_point");
-    let follower_id = app.create_user(&interpol, "follower@interpol.example", "member");
-    let unodc_author = app.tokens("fp@unodc.example").await.0;
-    let fatf_author = app.tokens("fp@fatf.example").await.0;
-    let follower = app.tokens("follower@interpol.example").await.0;
-    let answer = follow(
+    let (_, fatf_author) = app.signed_in(&fatf, "fp@fatf.example", "focal_point").await;
+    let (follower_id, follower) = app
+        .signed_in(&interpol, "follower@interpol.example", "member")
+        .await;
+    subscribe(
         &app,
         &follower,
         json!({ "target": "organization", "target_id": unodc, "delivery": "immediate" }),
     )
     .await;
-    assert_eq!(answer.status(), 201);
 
     let to_interpol = json!({ "organizations": [interpol] });
     let document = |title: &str, tlp: &str, recipients: &Value| {
@@ -510,43 +491,26 @@ async fn following_an_organization_tells_of_its_items_with_the_tlp_in_the_subjec
 /// author nor whoever made the change.
 #[tokio::test]
 async fn a_changed_item_tells_its_audience_but_never_its_author_or_editor() {
-    let app = TestApp::spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let Newsroom {
+        app,
+        unodc,
+        interpol,
+        author,
+    } = &Newsroom::new().await;
     let fatf = app.create_org("FATF", "compact_entity");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    app.create_user(&unodc, "editor@unodc.example", "focal_point");
-    app.create_user(&unodc, "colleague@unodc.example", "member");
-    let reader_id = app.create_user(&interpol, "reader@interpol.example", "focal_point");
-    app.create_user(&fatf, "outsider@fatf.example", "member");
     let (colleague_mail, editor_mail) = ("colleague@unodc.example", "editor@unodc.example");
     let (reader_mail, outsider_mail) = ("reader@interpol.example", "outsider@fatf.example");
-    let author = &app.tokens("author@unodc.example").await.0;
-    let editor = &app.tokens(editor_mail).await.0;
-    let reader = &app.tokens(reader_mail).await.0;
-    let colleague = &app.tokens(colleague_mail).await.0;
-    let outsider = &app.tokens(outsider_mail).await.0;
+    let (_, editor) = &app.signed_in(unodc, editor_mail, "focal_point").await;
+    let (_, colleague) = &app.signed_in(unodc, colleague_mail, "member").await;
+    let (reader_id, reader) = &app.signed_in(interpol, reader_mail, "focal_point").await;
+    let (_, outsider) = &app.signed_in(&fatf, outsider_mail, "member").await;
     for token in [author, editor, colleague, reader, outsider] {
-        let answer = follow(
-            &app,
-            token,
-            json!({ "target": "everything", "delivery": "immediate" }),
-        )
-        .await;
-        assert_eq!(answer.status(), 201);
+        follow_everything(app, token, "immediate").await;
     }
-    let told = |subject: &str, who: &[&str]| -> Vec<(String, String)> {
-        let mut mails: Vec<(String, String)> = who
-            .iter()
-            .map(|w| ((*w).to_owned(), subject.to_owned()))
-            .collect();
-        mails.sort();
-        mails
-    };
     let mut seen = 0;
 
     let doc = share(
-        &app,
+        app,
         author,
         "documents",
         json!({
@@ -555,37 +519,24 @@ async fn a_changed_item_tells_its_audience_but_never_its_author_or_editor() {
         }),
     )
     .await;
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(
-            "[TLP:AMBER] New document: Route analysis",
-            &[colleague_mail, editor_mail, reader_mail]
-        )
+    assert_told(
+        app,
+        &mut seen,
+        "[TLP:AMBER] New document: Route analysis",
+        &[colleague_mail, editor_mail, reader_mail],
     );
     let path = format!("/api/v1/documents/{}", doc["id"].as_str().expect("id"));
-    let patch = |token: &str, etag: &str, body: Value| {
-        app.client
-            .patch(app.url(&path))
-            .bearer_auth(token.to_owned())
-            .header("if-match", etag.to_owned())
-            .json(&body)
-            .send()
-    };
 
     // An edit by a colleague of the author: neither hears of it.
-    let edited = patch(
+    app.edit(
         editor,
-        "\"v1\"",
+        &path,
+        1,
         json!({ "title": "Route analysis, revised" }),
     )
-    .await
-    .expect("patch");
-    assert_eq!(edited.status(), 200);
+    .await;
     let changed = "[TLP:AMBER] Changed document: Route analysis, revised";
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(changed, &[colleague_mail, reader_mail])
-    );
+    assert_told(app, &mut seen, changed, &[colleague_mail, reader_mail]);
 
     // Shared further by the recipient: FATF is in the audience now and hears of it; the one
     // who shared does not, and the earlier editor does.
@@ -597,77 +548,71 @@ async fn a_changed_item_tells_its_audience_but_never_its_author_or_editor() {
         )
         .await;
     assert_eq!(shared.status(), 200);
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(changed, &[colleague_mail, editor_mail, outsider_mail])
+    assert_told(
+        app,
+        &mut seen,
+        changed,
+        &[colleague_mail, editor_mail, outsider_mail],
     );
 
     // Narrowed to TLP:RED for the reader: only the reader is in the new audience.
-    let narrowed = patch(
+    app.edit(
         editor,
-        "\"v3\"",
+        &path,
+        3,
         json!({ "tlp": "red", "recipients": { "users": [reader_id] } }),
     )
-    .await
-    .expect("patch");
-    assert_eq!(narrowed.status(), 200);
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(
-            "[TLP:RED] Changed document: Route analysis, revised",
-            &[reader_mail]
-        )
+    .await;
+    assert_told(
+        app,
+        &mut seen,
+        "[TLP:RED] Changed document: Route analysis, revised",
+        &[reader_mail],
     );
 
     // Updates alike.
     let update = share(
-        &app,
+        app,
         author,
         "updates",
         json!({ "title": "Border note", "body": "Text.", "tlp": "green" }),
     )
     .await;
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(
-            "[TLP:GREEN] New update: Border note",
-            &[colleague_mail, editor_mail, outsider_mail, reader_mail]
-        )
+    assert_told(
+        app,
+        &mut seen,
+        "[TLP:GREEN] New update: Border note",
+        &[colleague_mail, editor_mail, outsider_mail, reader_mail],
     );
-    let edited = app
-        .client
-        .patch(app.url(&format!(
-            "/api/v1/updates/{}",
-            update["id"].as_str().expect("id")
-        )))
-        .bearer_auth(editor)
-        .header("if-match", "\"v1\"")
-        .json(&json!({ "body": "Corrected text." }))
-        .send()
-        .await
-        .expect("patch");
-    assert_eq!(edited.status(), 200);
-    assert_eq!(
-        mail_since(&app, &mut seen),
-        told(
-            "[TLP:GREEN] Changed update: Border note",
-            &[colleague_mail, outsider_mail, reader_mail]
-        )
+    let update_path = format!("/api/v1/updates/{}", update["id"].as_str().expect("id"));
+    app.edit(
+        editor,
+        &update_path,
+        1,
+        json!({ "body": "Corrected text." }),
+    )
+    .await;
+    assert_told(
+        app,
+        &mut seen,
+        "[TLP:GREEN] Changed update: Border note",
+        &[colleague_mail, outsider_mail, reader_mail],
     );
-    assert!(outbox_for(&app, "author@unodc.example").is_empty());
+    assert!(outbox_for(app, "author@unodc.example").is_empty());
 }
 
 /// Deactivated users and users of suspended organizations are told nothing: no notice of
 /// items shared after they were cut off, and no digest of what was queued before.
 #[tokio::test]
 async fn deactivated_users_and_suspended_organizations_get_no_notice_and_no_digest() {
-    let app = TestApp::spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let Newsroom {
+        app,
+        unodc: _,
+        interpol,
+        author,
+    } = Newsroom::new().await;
     let wco = app.create_org("WCO", "compact_entity");
     let fatf = app.create_org("FATF", "compact_entity");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    let author = app.tokens("author@unodc.example").await.0;
     // (e-mail, organization, delivery)
     let subscribers = [
         ("active@interpol.example", &interpol, "immediate"),
@@ -679,15 +624,9 @@ async fn deactivated_users_and_suspended_organizations_get_no_notice_and_no_dige
     ];
     let mut ids = std::collections::BTreeMap::new();
     for (email, org, delivery) in subscribers {
-        ids.insert(email, app.create_user(org, email, "member"));
-        let token = app.tokens(email).await.0;
-        let answer = follow(
-            &app,
-            &token,
-            json!({ "target": "everything", "delivery": delivery }),
-        )
-        .await;
-        assert_eq!(answer.status(), 201);
+        let (id, token) = app.signed_in(org, email, "member").await;
+        ids.insert(email, id);
+        follow_everything(&app, &token, delivery).await;
     }
 
     share(&app, &author, "updates", sahel_update("Before")).await;
@@ -744,30 +683,25 @@ async fn deactivated_users_and_suspended_organizations_get_no_notice_and_no_dige
 /// `Idempotency-Key`: twenty parallel retries make one item and one notice each.
 #[tokio::test]
 async fn a_refused_or_replayed_creation_sends_no_mail() {
-    let app = TestApp::spawn().await;
-    let unodc = app.create_org("UNODC", "compact_entity");
-    let interpol = app.create_org("INTERPOL", "compact_entity");
+    let Newsroom {
+        app,
+        unodc,
+        interpol,
+        author,
+    } = Newsroom::new().await;
     let suspended = app.create_org("SUSPENDED", "compact_entity");
-    app.create_user(&unodc, "author@unodc.example", "focal_point");
-    app.create_user(&unodc, "member@unodc.example", "member");
-    app.create_user(&interpol, "reader@interpol.example", "member");
-    let daily_id = app.create_user(&interpol, "daily@interpol.example", "member");
-    app.cut_off(&[], std::slice::from_ref(&suspended));
-    let author = app.tokens("author@unodc.example").await.0;
-    let member = app.tokens("member@unodc.example").await.0;
-    for (email, delivery) in [
-        ("reader@interpol.example", "immediate"),
-        ("daily@interpol.example", "daily"),
-    ] {
-        let token = app.tokens(email).await.0;
-        let answer = follow(
-            &app,
-            &token,
-            json!({ "target": "everything", "delivery": delivery }),
-        )
+    let (_, member) = app
+        .signed_in(&unodc, "member@unodc.example", "member")
         .await;
-        assert_eq!(answer.status(), 201);
-    }
+    let (_, reader) = app
+        .signed_in(&interpol, "reader@interpol.example", "member")
+        .await;
+    let (daily_id, daily) = app
+        .signed_in(&interpol, "daily@interpol.example", "member")
+        .await;
+    app.cut_off(&[], std::slice::from_ref(&suspended));
+    follow_everything(&app, &reader, "immediate").await;
+    follow_everything(&app, &daily, "daily").await;
     let document = |title: &str, tlp: &str, recipients: Value| {
         json!({
             "title": title, "body": "Text.", "language": "en", "type": "report",
@@ -796,24 +730,17 @@ async fn a_refused_or_replayed_creation_sends_no_mail() {
     assert_eq!(queued_for_digest(&app, &daily_id), 0);
 
     let post = |key: &'static str, body: Value| {
-        app.client
-            .post(app.url("/api/v1/documents"))
-            .bearer_auth(&author)
-            .header("idempotency-key", key)
-            .json(&body)
-            .send()
+        let (app, author) = (&app, &author);
+        async move {
+            app.post_with_key("/api/v1/documents", author, key, &body)
+                .await
+        }
     };
-    let first = post("key-1", document("Keyed report", "green", json!({})))
-        .await
-        .expect("post");
+    let first = post("key-1", document("Keyed report", "green", json!({}))).await;
     assert_eq!(first.status(), 201);
-    let replay = post("key-1", document("Keyed report", "green", json!({})))
-        .await
-        .expect("post");
+    let replay = post("key-1", document("Keyed report", "green", json!({}))).await;
     assert_eq!(replay.headers()["idempotent-replayed"], "true");
-    let other = post("key-1", document("Another report", "green", json!({})))
-        .await
-        .expect("post");
+    let other = post("key-1", document("Another report", "green", json!({}))).await;
     problem(other, 422).await;
     assert_eq!(
         outbox(&app),
@@ -832,7 +759,7 @@ async fn a_refused_or_replayed_creation_sends_no_mail() {
     }))
     .await;
     for answer in answers {
-        assert_eq!(answer.expect("post").status(), 201);
+        assert_eq!(answer.status(), 201);
     }
     let told: Vec<String> = outbox(&app).into_iter().map(|(_, s)| s).collect();
     assert_eq!(

@@ -1,6 +1,6 @@
 //! Helpers of the audience property test and the authorization matrix: requests whose
-//! status is the point, attachment uploads, the ids in list, CSV and version answers, and
-//! the mail outbox as written (no SMTP needed).
+//! status is the point, attachment uploads, the ids in list, CSV, facet and version
+//! answers, and the mail outbox as written (no SMTP needed).
 
 use reqwest::Method;
 use serde_json::Value;
@@ -33,21 +33,6 @@ pub async fn send(
     request.send().await.expect("request")
 }
 
-/// [`send`], for the status only.
-pub async fn status_of(
-    app: &TestApp,
-    method: Method,
-    token: Option<&str>,
-    path: &str,
-    if_match: Option<&str>,
-    body: Option<Value>,
-) -> u16 {
-    send(app, method, token, path, if_match, body)
-        .await
-        .status()
-        .as_u16()
-}
-
 /// Uploads `bytes` as an attachment of a document, named `filename`.
 pub async fn upload(
     app: &TestApp,
@@ -70,6 +55,21 @@ pub fn ids_in(list: &Value) -> Vec<String> {
         .expect("array")
         .iter()
         .map(|i| i["id"].as_str().expect("id").to_owned())
+        .collect()
+}
+
+/// `value -> count` of one facet of a search answer, as the server counted it.
+pub fn facet_counts(results: &Value, facet: &str) -> std::collections::BTreeMap<String, i64> {
+    results["facets"][facet]
+        .as_array()
+        .expect("facet")
+        .iter()
+        .map(|c| {
+            (
+                c["value"].as_str().expect("value").to_owned(),
+                c["count"].as_i64().expect("count"),
+            )
+        })
         .collect()
 }
 
@@ -159,15 +159,6 @@ pub fn outbox(app: &TestApp) -> Vec<OutboxMail> {
             body,
         })
         .collect()
-}
-
-/// Follows everything with immediate delivery.
-pub async fn follow_everything(app: &TestApp, token: &str) {
-    let body = serde_json::json!({ "target": "everything", "delivery": "immediate" });
-    let response = app
-        .post_json("/api/v1/subscriptions", Some(token), body)
-        .await;
-    assert_eq!(response.status(), 201, "follow everything");
 }
 
 /// Percent-encodes a query value (RFC 3339 instants carry `+` and `:`).

@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod cli;
+pub mod mail;
 pub mod matrix_extra;
 
 use std::net::TcpListener;
@@ -240,6 +242,59 @@ impl TestApp {
             .expect("request")
     }
 
+    /// A PATCH with a bearer token and, when given, an `If-Match` precondition.
+    pub async fn patch_if_match(
+        &self,
+        path: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: serde_json::Value,
+    ) -> reqwest::Response {
+        let mut request = self
+            .client
+            .patch(self.url(path))
+            .bearer_auth(token)
+            .json(&body);
+        if let Some(etag) = if_match {
+            request = request.header("if-match", etag);
+        }
+        request.send().await.expect("request")
+    }
+
+    /// A POST with a bearer token and an `Idempotency-Key`, as a client retrying would send.
+    pub async fn post_with_key(
+        &self,
+        path: &str,
+        token: &str,
+        key: &str,
+        body: &serde_json::Value,
+    ) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .bearer_auth(token)
+            .header("idempotency-key", key)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
+    }
+
+    /// Edits an item as `token`, given the version it is at; asserts 200.
+    pub async fn edit(&self, token: &str, path: &str, version: u32, body: serde_json::Value) {
+        let etag = format!("\"v{version}\"");
+        let response = self.patch_if_match(path, token, Some(&etag), body).await;
+        assert_eq!(response.status(), 200, "edit of {path} at v{version}");
+    }
+
+    pub async fn delete_as(&self, token: &str, path: &str) -> reqwest::Response {
+        self.client
+            .delete(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Makes the server see a key rotation now rather than at its next periodic reload.
     pub fn state_reload_keys(&self) {
         self.auth.keys().reload().expect("reload keys");
@@ -317,6 +372,33 @@ impl TestApp {
         )
     }
 
+    /// An active user with `PASSWORD`, signed in: (user id, access token).
+    pub async fn signed_in(&self, org_id: &str, email: &str, role: &str) -> (String, String) {
+        let user_id = self.create_user(org_id, email, role);
+        let (token, _) = self.tokens(email).await;
+        (user_id, token)
+    }
+
+    /// Asserts that `email` signs in with `password`.
+    pub async fn assert_signs_in(&self, email: &str, password: &str) {
+        let response = self.login(email, password).await;
+        assert_eq!(response.status(), 200, "sign-in of {email}");
+    }
+
+    /// Asserts that signing in as `email` with `password` is refused (401 problem).
+    pub async fn assert_sign_in_refused(&self, email: &str, password: &str) {
+        problem(self.login(email, password).await, 401).await;
+    }
+
+    /// An API key of the signed-in user with these scopes, valid for a day (asserting 201).
+    pub async fn api_key(&self, token: &str, scopes: &[&str]) -> serde_json::Value {
+        let expires = (chrono::Utc::now() + chrono::TimeDelta::days(1)).to_rfc3339();
+        let body = serde_json::json!({ "name": "script", "scopes": scopes, "expires_at": expires });
+        let response = self.post_json("/api/v1/api-keys", Some(token), body).await;
+        assert_eq!(response.status(), 201, "create API key");
+        response.json().await.expect("json")
+    }
+
     /// Enrols TOTP for a signed-in user; returns the secret.
     pub async fn enrol_totp(&self, token: &str) -> String {
         let begin: serde_json::Value = self
@@ -340,8 +422,7 @@ impl TestApp {
 
     /// An admin or secretariat user with TOTP enrolled, signed in: (user id, access token).
     pub async fn privileged(&self, org_id: &str, email: &str, role: &str) -> (String, String) {
-        let user_id = self.create_user(org_id, email, role);
-        let (token, _) = self.tokens(email).await;
+        let (user_id, token) = self.signed_in(org_id, email, role).await;
         let secret = self.enrol_totp(&token).await;
         let code = compact_auth::mfa::next_code(&secret).expect("code");
         let body = serde_json::json!({ "email": email, "password": PASSWORD, "totp": code });
@@ -433,6 +514,11 @@ impl TestApp {
             .load(&mut *conn)
             .expect("audit")
     }
+
+    /// How many audit events of this action were recorded so far.
+    pub fn audit_count(&self, action: &str) -> usize {
+        self.audit_actions().iter().filter(|a| *a == action).count()
+    }
 }
 
 impl Drop for TestApp {
@@ -473,12 +559,7 @@ fn run_platform(settings: Arc<Settings>, db: Database, listener: TcpListener) ->
 /// Reads a problem+json answer, checking its content type and status field.
 pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Value {
     assert_eq!(response.status().as_u16(), status);
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
+    let content_type = header(&response, "content-type");
     assert!(
         content_type.starts_with("application/problem+json"),
         "content type {content_type}"
@@ -490,10 +571,24 @@ pub async fn problem(response: reqwest::Response, status: u16) -> serde_json::Va
     body
 }
 
+/// A response header as text ("" when absent or not text).
+pub fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The token that follows `marker` (e.g. `/invitations/`) in a mailed link.
 pub fn link_token(mail: &compact_mail::testing::ReceivedMail, marker: &str) -> String {
-    mail.body()
-        .split(marker)
+    token_after(&mail.body(), marker)
+}
+
+/// The token that follows `marker` in a text: the characters a token may hold.
+pub fn token_after(text: &str, marker: &str) -> String {
+    text.split(marker)
         .nth(1)
         .expect("link")
         .chars()
