@@ -90,11 +90,8 @@ fn worker(
         compact_db::Backend::Sqlite => {
             let conn =
                 &mut diesel::SqliteConnection::establish(url.sqlite_path().unwrap_or_default())?;
-            // The server's connection settings (compact_db::connection).
-            conn.batch_execute(
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                 PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-            )?;
+            // The server's connection settings, its page cache size included.
+            conn.batch_execute(compact_db::SQLITE_CONNECTION_PRAGMAS)?;
             while !stop.load(Ordering::Relaxed) {
                 let t = Instant::now();
                 execute_script!(conn, &statements, thread, n)?;

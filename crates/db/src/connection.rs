@@ -91,23 +91,24 @@ impl DatabaseUrl {
                 let path = self.sqlite_path().unwrap_or_default();
                 let mut conn = SqliteConnection::establish(path)
                     .map_err(|e| DbError::Unavailable(e.to_string()))?;
-                // Per connection: WAL for concurrent readers, durable commits, enforced
-                // foreign keys, and waiting for the write lock instead of failing at once.
-                // A 16 MiB page cache instead of the default 2 MiB: a ranked search at a
-                // million items reads a few thousand B-tree pages, and each miss is a read
-                // from the OS (bench/README, 2026-11-29 night). It fills only as pages are
-                // read; the pool's few busy connections are the ones that fill it.
-                conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                     PRAGMA cache_size = -16384;",
-                )
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
+                conn.batch_execute(SQLITE_CONNECTION_PRAGMAS)
+                    .map_err(|e| DbError::Unavailable(e.to_string()))?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
     }
 }
+
+/// Every SQLite connection's settings (the benchmark's native runner uses them too).
+/// Waiting for a lock first, so that switching to WAL while another connection does the
+/// same waits instead of failing; WAL for concurrent readers, durable commits, enforced
+/// foreign keys. A 16 MiB page cache instead of the default 2 MiB: a ranked search at a
+/// million items reads a few thousand B-tree pages, and each miss is a read from the OS
+/// (bench/README, 2026-11-29 night). It fills only as pages are read; the pool's few busy
+/// connections are the ones that fill it.
+pub const SQLITE_CONNECTION_PRAGMAS: &str = "PRAGMA busy_timeout = 10000; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+     PRAGMA cache_size = -16384;";
 
 /// Shows the backend and, for PostgreSQL, the URL without its password.
 impl fmt::Debug for DatabaseUrl {

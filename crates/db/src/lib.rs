@@ -22,7 +22,9 @@ mod statistics;
 pub mod testing;
 mod time;
 
-pub use connection::{Backend, DatabaseUrl, DbConnection, MultiBackend, write_transaction};
+pub use connection::{
+    Backend, DatabaseUrl, DbConnection, MultiBackend, SQLITE_CONNECTION_PRAGMAS, write_transaction,
+};
 pub use error::DbError;
 pub use pool::{Database, PoolOptions, PoolStatus, PooledConnection};
 pub use statistics::refresh_statistics;

@@ -64,21 +64,43 @@ struct CompileOption {
     compile_options: String,
 }
 
+/// The bundled SQLite's compile options, or None on PostgreSQL.
+fn sqlite_compile_options() -> Option<Vec<String>> {
+    let test_db = TestDatabase::empty();
+    let mut conn = test_db.connect();
+    if !matches!(conn, DbConnection::Sqlite(_)) {
+        return None;
+    }
+    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
+        .load(&mut conn)
+        .expect("compile options");
+    Some(options.into_iter().map(|o| o.compile_options).collect())
+}
+
 /// The bundled SQLite is built with the query planner stability guarantee
 /// (`.cargo/config.toml`): otherwise a statement whose bound LIMIT is bound anew (every
 /// `.first()` and page diesel runs) is planned again on every execution.
 #[test]
 fn sqlite_plans_never_depend_on_bound_values() {
-    let test_db = TestDatabase::empty();
-    let mut conn = test_db.connect();
-    if !matches!(conn, DbConnection::Sqlite(_)) {
+    let Some(options) = sqlite_compile_options() else {
         return;
-    }
-    let options: Vec<CompileOption> = diesel::sql_query("PRAGMA compile_options")
-        .load(&mut conn)
-        .expect("compile options");
+    };
     assert!(
-        options.iter().any(|o| o.compile_options == "ENABLE_QPSG"),
+        options.iter().any(|o| o == "ENABLE_QPSG"),
         "built without SQLITE_ENABLE_QPSG: is .cargo/config.toml read?"
+    );
+}
+
+/// ...and without `SQLITE_ENABLE_MEMORY_MANAGEMENT`, which libsqlite3-sys turns on: with it
+/// all connections share one page cache behind one mutex taken on every page read, and
+/// concurrent readers run no faster than one.
+#[test]
+fn sqlite_connections_keep_page_caches_of_their_own() {
+    let Some(options) = sqlite_compile_options() else {
+        return;
+    };
+    assert!(
+        !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+        "built with SQLITE_ENABLE_MEMORY_MANAGEMENT: is .cargo/config.toml read?"
     );
 }
