@@ -319,25 +319,29 @@ async fn observe(
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let started = Instant::now();
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let request_id = req.extensions().get::<RequestId>().map(ToString::to_string);
-    let method = req.method().to_string();
+    let request_id = req.extensions().get::<RequestId>().map(|id| **id);
+    let method = req.method().clone();
     let mut res = next.call(req).await?;
     let route = res
         .request()
         .match_pattern()
         .unwrap_or_else(|| "<unmatched>".to_owned());
     let elapsed = started.elapsed();
-    let status = res.status().as_u16();
+    let status = res.status();
     if let Some(state) = state {
         state
             .metrics
-            .observe_request(&method, &route, status, elapsed);
+            .observe_request(method.as_str(), &route, status.as_str(), elapsed);
     }
     // One access-log line per request, inside the request span (which has the request id).
-    tracing::info!(%method, %route, status, elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
+    tracing::info!(%method, %route, status = status.as_u16(), elapsed_ms = elapsed.as_secs_f64() * 1000.0, "request");
     let headers = res.headers_mut();
-    if let Some(id) = request_id.and_then(|id| HeaderValue::from_str(&id).ok()) {
-        headers.insert(HeaderName::from_static("x-request-id"), id);
+    if let Some(id) = request_id {
+        let mut text = uuid::Uuid::encode_buffer();
+        let text = id.hyphenated().encode_lower(&mut text);
+        if let Ok(value) = HeaderValue::from_str(text) {
+            headers.insert(HeaderName::from_static("x-request-id"), value);
+        }
     }
     headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,

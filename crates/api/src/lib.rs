@@ -14,3 +14,4 @@ pub mod metrics;
 pub mod routes;
 pub mod server;
 pub mod telemetry;
+pub mod timestamp;

@@ -100,9 +100,9 @@ impl Metrics {
         metrics
     }
 
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    pub fn observe_request(&self, method: &str, route: &str, status: &str, elapsed: Duration) {
         self.requests
-            .with_label_values(&[method, route, &status.to_string()])
+            .with_label_values(&[method, route, status])
             .inc();
         self.latency
             .with_label_values(&[method, route])

@@ -31,30 +31,33 @@ impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
     fn on_request_start(request: &actix_web::dev::ServiceRequest) -> tracing::Span {
         use actix_web::HttpMessage;
         use tracing::field::Empty;
-        let route = request
-            .match_pattern()
-            .unwrap_or_else(|| "<unmatched>".to_owned());
-        let request_id = request
-            .extensions()
-            .get::<tracing_actix_web::RequestId>()
-            .map(ToString::to_string)
-            .unwrap_or_default();
-        let client_ip = request
-            .connection_info()
-            .peer_addr()
-            .unwrap_or_default()
-            .to_owned();
-        tracing::info_span!(
+        let span = tracing::info_span!(
             "HTTP request",
             http.method = %request.method(),
-            http.route = %route,
-            http.client_ip = %client_ip,
-            request_id = %request_id,
+            http.route = Empty,
+            http.client_ip = Empty,
+            request_id = Empty,
             http.status_code = Empty,
             otel.status_code = Empty,
             exception.message = Empty,
             exception.details = Empty,
-        )
+        );
+        // Matching the route again and formatting the address and id cost more than the rest
+        // of a cached request's middleware: only when the span is logged.
+        if span.is_disabled() {
+            return span;
+        }
+        let route = request
+            .match_pattern()
+            .unwrap_or_else(|| "<unmatched>".to_owned());
+        span.record("http.route", tracing::field::display(&route));
+        if let Some(addr) = request.connection_info().peer_addr() {
+            span.record("http.client_ip", tracing::field::display(addr));
+        }
+        if let Some(id) = request.extensions().get::<tracing_actix_web::RequestId>() {
+            span.record("request_id", tracing::field::display(id));
+        }
+        span
     }
 
     fn on_request_end<B: actix_web::body::MessageBody>(
@@ -62,5 +65,88 @@ impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
         outcome: &Result<actix_web::dev::ServiceResponse<B>, actix_web::Error>,
     ) {
         tracing_actix_web::DefaultRootSpanBuilder::on_request_end(span, outcome);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+    use std::sync::{Arc, Mutex};
+
+    use actix_web::{App, HttpResponse, test, web};
+    use tracing_actix_web::TracingLogger;
+
+    use super::RedactedRootSpan;
+
+    /// What the subscriber wrote, shared with the test.
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0
+                .lock()
+                .expect("not poisoned")
+                .extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    async fn logged_request(level: &str) -> String {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new(level))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _default = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(TracingLogger::<RedactedRootSpan>::new())
+                .route(
+                    "/invitations/{token}/accept",
+                    web::get().to(|| async {
+                        tracing::warn!("inside the handler");
+                        HttpResponse::Ok().finish()
+                    }),
+                ),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/invitations/sEcReT-InViTaTiOn/accept")
+            .peer_addr("203.0.113.7:4711".parse().expect("an address"))
+            .to_request();
+        assert!(
+            test::call_service(&app, request)
+                .await
+                .status()
+                .is_success()
+        );
+        String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8")
+    }
+
+    #[actix_web::test]
+    async fn the_request_span_names_the_route_pattern_the_address_and_the_id_never_the_path() {
+        let logged = logged_request("info").await;
+        assert!(logged.contains("inside the handler"), "{logged}");
+        assert!(
+            logged.contains("http.route=/invitations/{token}/accept"),
+            "{logged}"
+        );
+        assert!(logged.contains("http.client_ip=203.0.113.7"), "{logged}");
+        assert!(logged.contains("request_id="), "{logged}");
+        assert!(!logged.contains("sEcReT"), "{logged}");
+    }
+
+    #[actix_web::test]
+    async fn below_info_the_request_span_is_not_built_and_events_still_log() {
+        let logged = logged_request("warn").await;
+        assert!(logged.contains("inside the handler"), "{logged}");
+        assert!(!logged.contains("HTTP request"), "{logged}");
+        assert!(!logged.contains("sEcReT"), "{logged}");
     }
 }

@@ -427,7 +427,8 @@ impl Authenticator {
         Ok(())
     }
 
-    /// Turns a bearer credential (an access token or an API key) into a principal.
+    /// Turns a bearer credential (an access token or an API key) into a principal. `ctx` is
+    /// read only for an API key (its address allow-list).
     pub async fn authenticate(
         &self,
         credential: &str,

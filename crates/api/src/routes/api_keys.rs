@@ -24,9 +24,13 @@ pub struct ApiKeyView {
     prefix: String,
     scopes: Vec<String>,
     allowed_cidrs: Vec<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     expires_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     last_used_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     revoked_at: Option<DateTime<Utc>>,
 }
 

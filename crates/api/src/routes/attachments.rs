@@ -43,6 +43,7 @@ pub struct AttachmentView {
     sha256: String,
     /// The user who uploaded it.
     uploaded_by: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
 }
 

@@ -241,6 +241,7 @@ pub struct VersionView {
     tags: Vec<String>,
     tlp: String,
     /// When this version was made.
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
 }
 

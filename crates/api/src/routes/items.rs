@@ -74,7 +74,9 @@ pub struct ItemView {
     author_id: String,
     /// Goes up by one with every edit; the `ETag` is `"v<version>"`.
     version: i32,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
 }
 

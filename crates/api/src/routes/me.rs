@@ -27,7 +27,9 @@ pub struct UserView {
     /// `invited`, `active` or `deactivated`.
     status: String,
     mfa_enabled: bool,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
 }
 
@@ -58,7 +60,7 @@ pub struct MeView {
     #[serde(flatten)]
     user: UserView,
     /// What this caller may do: the role's permissions, or the API key's scopes.
-    permissions: Vec<String>,
+    permissions: Vec<&'static str>,
     /// False while an admin or secretariat user has no second factor: only enrolment works.
     mfa_satisfied: bool,
 }
@@ -73,12 +75,12 @@ pub async fn me(
     let principal = caller.0;
     let account = state.auth.profile(&principal.user_id).await?;
     let permissions = match &principal.api_key {
-        Some(key) => key.scopes.iter().map(|p| p.as_str().to_owned()).collect(),
+        Some(key) => key.scopes.iter().map(|p| p.as_str()).collect(),
         None => principal
             .role
             .permissions()
             .iter()
-            .map(|p| p.as_str().to_owned())
+            .map(|p| p.as_str())
             .collect(),
     };
     Ok(web::Json(MeView {

@@ -29,18 +29,24 @@ pub struct NominationView {
     kind: String,
     mandate: String,
     replaces_user_id: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     term_end: Option<DateTime<Utc>>,
     /// `pending`, `approved` (invited, not yet signed up), `active`, `rejected`, `withdrawn`,
     /// `revoked` or `expired`.
     status: String,
     nominated_by: String,
     decided_by: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     decided_at: Option<DateTime<Utc>>,
     reason: Option<String>,
     user_id: Option<String>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     activated_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     ended_at: Option<DateTime<Utc>>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
 }
 
@@ -400,6 +406,7 @@ pub struct FocalPointView {
     position: String,
     /// `primary` or `alternate`.
     kind: String,
+    #[serde(serialize_with = "crate::timestamp::optional")]
     since: Option<DateTime<Utc>>,
     organization_id: String,
     organization_acronym: String,

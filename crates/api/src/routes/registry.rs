@@ -33,7 +33,9 @@ pub struct OrganizationView {
     status: String,
     /// Users and nominees must have e-mails at one of these; empty means any.
     email_domains: Vec<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
 }
 
@@ -253,7 +255,9 @@ pub struct GroupView {
     description: String,
     /// Ids of the member organizations.
     members: Vec<String>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
 }
 

@@ -151,7 +151,9 @@ pub struct HitView {
     tags: Vec<String>,
     tlp: String,
     owner_organization_id: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     updated_at: DateTime<Utc>,
     /// Higher is better; absent when sorted by date.
     score: Option<f64>,

@@ -22,6 +22,7 @@ pub struct SubscriptionView {
     target_id: String,
     /// `immediate` or `daily`.
     delivery: String,
+    #[serde(serialize_with = "crate::timestamp::serialize")]
     created_at: DateTime<Utc>,
 }
 
