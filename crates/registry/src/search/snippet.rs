@@ -43,18 +43,20 @@ fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<S
     // per word).
     let mut hits: Vec<(usize, usize)> = Vec::new();
     let mut window: Option<(usize, usize)> = None;
-    for t in tokens(text) {
-        if window.is_some_and(|(_, end)| t.end > end) {
+    let mut words = tokens(text);
+    let mut word = String::new();
+    while let Some((word_start, word_end)) = words.next_into(&mut word) {
+        if window.is_some_and(|(_, end)| word_end > end) {
             break;
         }
         let matched =
-            terms.contains(&t.word) || with_stem(&t.word, language, |stem| terms.contains(stem));
+            terms.contains(&word) || with_stem(&word, language, |stem| terms.contains(stem));
         if matched {
             if window.is_none() {
-                let start = char_boundary_back(text, t.start, CONTEXT_BEFORE);
+                let start = char_boundary_back(text, word_start, CONTEXT_BEFORE);
                 window = Some((start, char_boundary_forward(text, start, SNIPPET_CHARS)));
             }
-            hits.push((t.start, t.end));
+            hits.push((word_start, word_end));
         }
     }
     let (start, end) = window?;

@@ -188,72 +188,75 @@ pub struct Token {
 pub fn tokens(text: &str) -> Tokens<'_> {
     Tokens {
         chars: text.char_indices(),
-        current: None,
         next_cjk: None,
     }
 }
 
-/// The words of a text, in order; see [`tokens`].
+/// The words of a text, in order; see [`tokens`]. As an iterator each word is a new
+/// `String`; [`Tokens::next_into`] fills one buffer instead.
 pub struct Tokens<'a> {
     chars: std::str::CharIndices<'a>,
-    /// The word being read.
-    current: Option<Token>,
-    /// A CJK character read just after a word ended, due next.
-    next_cjk: Option<Token>,
+    /// A CJK character read just after a word ended, due next: itself and its byte range.
+    next_cjk: Option<(char, usize, usize)>,
+}
+
+impl Tokens<'_> {
+    /// The next word, lower-cased into `word` (emptied first), and its byte range in the
+    /// text; None after the last. Snippets and the SQLite index read every word of long
+    /// texts: a `String` per word (and its growing) was a sixth of a search page's work.
+    pub fn next_into(&mut self, word: &mut String) -> Option<(usize, usize)> {
+        word.clear();
+        if let Some((c, start, end)) = self.next_cjk.take() {
+            word.push(c);
+            return Some((start, end));
+        }
+        let mut range: Option<(usize, usize)> = None;
+        for (i, c) in self.chars.by_ref() {
+            let end = i + c.len_utf8();
+            if is_ignorable(c) {
+                if let Some(range) = range.as_mut() {
+                    range.1 = end;
+                }
+                continue;
+            }
+            if is_cjk(c) && c.is_alphabetic() {
+                if range.is_some() {
+                    self.next_cjk = Some((c, i, end));
+                    return range;
+                }
+                word.push(c);
+                return Some((i, end));
+            } else if is_word_char(c) {
+                push_lower(word, c);
+                range.get_or_insert((i, end)).1 = end;
+            } else if range.is_some() {
+                return range;
+            }
+        }
+        range
+    }
 }
 
 impl Iterator for Tokens<'_> {
     type Item = Token;
 
     fn next(&mut self) -> Option<Token> {
-        if let Some(cjk) = self.next_cjk.take() {
-            return Some(cjk);
-        }
-        for (i, c) in self.chars.by_ref() {
-            let end = i + c.len_utf8();
-            if is_ignorable(c) {
-                if let Some(t) = self.current.as_mut() {
-                    t.end = end;
-                }
-                continue;
-            }
-            if is_cjk(c) && c.is_alphabetic() {
-                let cjk = Token {
-                    word: c.to_string(),
-                    start: i,
-                    end,
-                };
-                return match self.current.take() {
-                    Some(word) => {
-                        self.next_cjk = Some(cjk);
-                        Some(word)
-                    }
-                    None => Some(cjk),
-                };
-            } else if is_word_char(c) {
-                let t = self.current.get_or_insert_with(|| Token {
-                    word: String::new(),
-                    start: i,
-                    end,
-                });
-                push_lower(&mut t.word, c);
-                t.end = end;
-            } else if let Some(word) = self.current.take() {
-                return Some(word);
-            }
-        }
-        self.current.take()
+        let mut word = String::new();
+        let (start, end) = self.next_into(&mut word)?;
+        Some(Token { word, start, end })
     }
 }
 
 /// The indexed form of a text (SQLite): its words stemmed in `language`, space-separated.
 pub fn analyze(text: &str, language: Language) -> String {
     let mut out = String::with_capacity(text.len());
-    for token in tokens(text) {
+    let mut words = tokens(text);
+    let mut word = String::new();
+    while words.next_into(&mut word).is_some() {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(&stem(&token.word, language));
+        with_stem(&word, language, |stem| out.push_str(stem));
     }
     out
 }
@@ -347,5 +350,20 @@ mod tests {
                 ("世".to_owned(), 7, 10),
             ]
         );
+    }
+
+    #[test]
+    fn one_reused_buffer_reads_the_same_words_as_the_iterator() {
+        let text = "Économie ab反c 世 الْكِتَاب, İstanbul e-mail 2026! Ça";
+        let mut words = tokens(text);
+        let mut word = String::from("left over");
+        let mut reused = Vec::new();
+        while let Some((start, end)) = words.next_into(&mut word) {
+            reused.push((word.clone(), start, end));
+        }
+        let fresh: Vec<(String, usize, usize)> =
+            tokens(text).map(|t| (t.word, t.start, t.end)).collect();
+        assert_eq!(reused, fresh);
+        assert_eq!(fresh.len(), 11, "{fresh:?}");
     }
 }
