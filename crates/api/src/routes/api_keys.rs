@@ -94,7 +94,7 @@ fn scope_list() -> Array {
 
 /// The caller's API keys.
 #[utoipa::path(tag = "api-keys", security(("bearer" = ["session"])), responses((status = 200, body = [ApiKeyView]), (status = 401, body = Problem, content_type = "application/problem+json")))]
-#[get("/api-keys")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -115,7 +115,7 @@ pub async fn list(
     request_body = NewApiKeyRequest,
     responses((status = 201, body = CreatedApiKey), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/api-keys")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -160,7 +160,7 @@ pub async fn create(
 
 /// Revoke one of the caller's API keys.
 #[utoipa::path(tag = "api-keys", security(("bearer" = ["session"])), params(("id" = String, Path)), responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
-#[delete("/api-keys/{id}")]
+#[delete("/{id}")]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,

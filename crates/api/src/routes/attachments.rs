@@ -166,7 +166,7 @@ where
         (status = 422, description = "No filename, or an empty file", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/documents/{id}/attachments")]
+#[post("/{id}/attachments")]
 pub async fn upload(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -241,7 +241,7 @@ pub async fn upload(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/documents/{id}/attachments")]
+#[get("/{id}/attachments")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -319,7 +319,7 @@ fn file_stream(file: std::fs::File) -> impl Stream<Item = Result<Bytes, io::Erro
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/documents/{id}/attachments/{attachment_id}")]
+#[get("/{id}/attachments/{attachment_id}")]
 pub async fn download(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -373,7 +373,7 @@ pub async fn download(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/documents/{id}/attachments/{attachment_id}")]
+#[delete("/{id}/attachments/{attachment_id}")]
 pub async fn remove(
     state: web::Data<AppState>,
     req: HttpRequest,

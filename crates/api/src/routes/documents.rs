@@ -63,7 +63,7 @@ pub struct NewDocument {
         (status = 422, description = "Invalid fields, recipients or TLP combination", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/documents")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -91,7 +91,7 @@ pub async fn create(
     params(PageQuery),
     responses((status = 200, body = ItemPage), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/documents")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -112,7 +112,7 @@ pub async fn list(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/documents/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -156,7 +156,7 @@ pub struct DocumentChanges {
         (status = 428, description = "No If-Match", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/documents/{id}")]
+#[patch("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -191,7 +191,7 @@ pub async fn update(
         (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/documents/{id}")]
+#[delete("/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -215,7 +215,7 @@ pub async fn delete(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/documents/{id}/recipients")]
+#[post("/{id}/recipients")]
 pub async fn add_recipients(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -256,7 +256,7 @@ pub struct VersionView {
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/documents/{id}/versions")]
+#[get("/{id}/versions")]
 pub async fn versions(
     state: web::Data<AppState>,
     caller: Authenticated,

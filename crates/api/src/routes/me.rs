@@ -67,7 +67,7 @@ pub struct MeView {
 
 /// The caller: their account and what they may do.
 #[utoipa::path(tag = "me", security(("bearer" = ["authenticated"]), ("api_key" = ["authenticated"])), responses((status = 200, body = MeView), (status = 401, body = Problem, content_type = "application/problem+json")))]
-#[get("/me")]
+#[get("")]
 pub async fn me(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -100,7 +100,7 @@ pub struct TotpEnrolment {
 
 /// Start enrolling a TOTP second factor; confirm it with a code to turn it on.
 #[utoipa::path(tag = "me", security(("bearer" = ["session"])), responses((status = 200, body = TotpEnrolment), (status = 409, description = "Already enrolled", body = Problem, content_type = "application/problem+json")))]
-#[post("/me/mfa/totp")]
+#[post("/mfa/totp")]
 pub async fn begin_totp(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -140,7 +140,7 @@ pub struct RecoveryCodes {
 /// Confirm TOTP enrolment with a current code. Existing tokens stop working: sign in again
 /// with the code.
 #[utoipa::path(tag = "me", security(("bearer" = ["session"])), request_body = TotpConfirmation, responses((status = 200, body = RecoveryCodes), (status = 409, description = "No enrolment started, or already enrolled", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json")))]
-#[post("/me/mfa/totp/confirm")]
+#[post("/mfa/totp/confirm")]
 pub async fn confirm_totp(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -92,7 +92,7 @@ pub struct NominationQuery {
     params(NominationQuery),
     responses((status = 200, body = [NominationView]), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/nominations")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -151,7 +151,7 @@ pub struct NewNomination {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/nominations")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -194,7 +194,7 @@ pub async fn create(
     params(("id" = String, Path)),
     responses((status = 200, body = NominationView), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/nominations/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -298,7 +298,7 @@ async fn decide(
         (status = 409, description = "Already decided, seat taken, or the nominee belongs to another organization", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/nominations/{id}/approve")]
+#[post("/{id}/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -325,7 +325,7 @@ pub async fn approve(
     request_body = Reasoned,
     responses((status = 200, body = NominationView), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/nominations/{id}/reject")]
+#[post("/{id}/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -352,7 +352,7 @@ pub async fn reject(
     request_body(content = Decision, description = "Optional"),
     responses((status = 200, body = NominationView), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 409, body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/nominations/{id}/withdraw")]
+#[post("/{id}/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -379,7 +379,7 @@ pub async fn withdraw(
     request_body = Reasoned,
     responses((status = 200, body = NominationView), (status = 409, body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/nominations/{id}/revoke")]
+#[post("/{id}/revoke")]
 pub async fn revoke(
     state: web::Data<AppState>,
     req: HttpRequest,

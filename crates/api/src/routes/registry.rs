@@ -92,7 +92,7 @@ pub struct OrganizationQuery {
     params(OrganizationQuery),
     responses((status = 200, body = [OrganizationView]), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/organizations")]
+#[get("")]
 pub async fn list_organizations(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -142,7 +142,7 @@ pub struct NewOrganization {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/organizations")]
+#[post("")]
 pub async fn create_organization(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -174,7 +174,7 @@ pub async fn create_organization(
     params(("id" = String, Path)),
     responses((status = 200, body = OrganizationView), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/organizations/{id}")]
+#[get("/{id}")]
 pub async fn get_organization(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -214,7 +214,7 @@ pub struct OrganizationChanges {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/organizations/{id}")]
+#[patch("/{id}")]
 pub async fn update_organization(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -282,7 +282,7 @@ impl From<Group> for GroupView {
     security(("bearer" = ["registry:read"]), ("api_key" = ["registry:read"])),
     responses((status = 200, body = [GroupView]), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/groups")]
+#[get("")]
 pub async fn list_groups(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -322,7 +322,7 @@ pub struct NewGroup {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/groups")]
+#[post("")]
 pub async fn create_group(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -353,7 +353,7 @@ pub async fn create_group(
     params(("id" = String, Path)),
     responses((status = 200, body = GroupView), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/groups/{id}")]
+#[get("/{id}")]
 pub async fn get_group(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -390,7 +390,7 @@ pub struct GroupChanges {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/groups/{id}")]
+#[patch("/{id}")]
 pub async fn update_group(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -423,7 +423,7 @@ pub async fn update_group(
     params(("id" = String, Path)),
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-#[delete("/groups/{id}")]
+#[delete("/{id}")]
 pub async fn delete_group(
     state: web::Data<AppState>,
     req: HttpRequest,

@@ -228,7 +228,7 @@ pub struct SearchResults {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/search")]
+#[get("")]
 pub async fn search(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -291,7 +291,7 @@ pub enum ExportFormat {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/search/export")]
+#[get("/export")]
 pub async fn export(
     state: web::Data<AppState>,
     caller: Authenticated,

@@ -60,7 +60,7 @@ pub struct NewSubscription {
     security(("bearer" = ["session"])),
     responses((status = 200, body = [SubscriptionView]), (status = 401, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/subscriptions")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -81,7 +81,7 @@ pub async fn list(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/subscriptions")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -113,7 +113,7 @@ pub async fn create(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/subscriptions/{id}")]
+#[delete("/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     caller: Authenticated,

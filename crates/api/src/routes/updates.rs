@@ -58,7 +58,7 @@ pub struct NewUpdate {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/updates")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -87,7 +87,7 @@ pub async fn create(
     params(PageQuery),
     responses((status = 200, body = ItemPage), (status = 422, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/updates")]
+#[get("")]
 pub async fn feed(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -108,7 +108,7 @@ pub async fn feed(
         (status = 404, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/updates/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: MaybeAuthenticated,
@@ -145,7 +145,7 @@ pub struct UpdateChanges {
         (status = 428, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/updates/{id}")]
+#[patch("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -178,7 +178,7 @@ pub async fn update(
         (status = 412, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/updates/{id}")]
+#[delete("/{id}")]
 pub async fn delete(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -201,7 +201,7 @@ pub async fn delete(
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/updates/{id}/recipients")]
+#[post("/{id}/recipients")]
 pub async fn add_recipients(
     state: web::Data<AppState>,
     req: HttpRequest,

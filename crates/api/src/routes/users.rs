@@ -31,7 +31,7 @@ pub struct UserFilter {
     params(UserFilter),
     responses((status = 200, body = [UserView]), (status = 403, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/users")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -73,7 +73,7 @@ pub struct InviteRequest {
         (status = 422, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/users")]
+#[post("")]
 pub async fn invite(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -122,7 +122,7 @@ pub async fn invite(
     params(("id" = String, Path)),
     responses((status = 200, body = UserView), (status = 404, body = Problem, content_type = "application/problem+json"))
 )]
-#[get("/users/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Authenticated,
@@ -177,7 +177,7 @@ impl From<SettableStatus> for UserStatus {
         (status = 409, body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/users/{id}")]
+#[patch("/{id}")]
 pub async fn update(
     state: web::Data<AppState>,
     req: HttpRequest,
