@@ -43,14 +43,18 @@ fn snippet(text: &str, language: Language, terms: &BTreeSet<String>) -> Option<S
     // per word).
     let mut hits: Vec<(usize, usize)> = Vec::new();
     let mut window: Option<(usize, usize)> = None;
+    // A word shorter than every term cannot match: neither it nor its stem (stemming never
+    // lengthens a word, see `text::tests`) is a term. Most words of a text are that short,
+    // and each was a stem-cache lookup.
+    let shortest = terms.iter().map(String::len).min().unwrap_or(0);
     let mut words = tokens(text);
     let mut word = String::new();
     while let Some((word_start, word_end)) = words.next_into(&mut word) {
         if window.is_some_and(|(_, end)| word_end > end) {
             break;
         }
-        let matched =
-            terms.contains(&word) || with_stem(&word, language, |stem| terms.contains(stem));
+        let matched = word.len() >= shortest
+            && (terms.contains(&word) || with_stem(&word, language, |stem| terms.contains(stem)));
         if matched {
             if window.is_none() {
                 let start = char_boundary_back(text, word_start, CONTEXT_BEFORE);

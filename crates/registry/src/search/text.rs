@@ -353,17 +353,73 @@ mod tests {
     }
 
     #[test]
-    fn one_reused_buffer_reads_the_same_words_as_the_iterator() {
+    fn one_reused_buffer_reads_every_word_and_its_range() {
         let text = "Économie ab反c 世 الْكِتَاب, İstanbul e-mail 2026! Ça";
         let mut words = tokens(text);
         let mut word = String::from("left over");
-        let mut reused = Vec::new();
+        let mut read = Vec::new();
         while let Some((start, end)) = words.next_into(&mut word) {
-            reused.push((word.clone(), start, end));
+            read.push((word.clone(), start, end));
         }
+        let expected = [
+            ("économie", 0, 9),
+            ("ab", 10, 12),
+            ("反", 12, 15),
+            ("c", 15, 16),
+            ("世", 17, 20),
+            ("الكتاب", 21, 39),
+            ("istanbul", 41, 50),
+            ("e", 51, 52),
+            ("mail", 53, 57),
+            ("2026", 58, 62),
+            ("ça", 64, 67),
+        ]
+        .map(|(w, s, e)| (w.to_owned(), s, e));
+        assert_eq!(read, expected);
         let fresh: Vec<(String, usize, usize)> =
             tokens(text).map(|t| (t.word, t.start, t.end)).collect();
-        assert_eq!(reused, fresh);
-        assert_eq!(fresh.len(), 11, "{fresh:?}");
+        assert_eq!(fresh, expected);
+    }
+
+    /// Snippets skip words shorter than every query term (`snippet.rs`), which is sound only
+    /// if no stemmer makes a word longer, in bytes.
+    #[test]
+    fn stemming_never_lengthens_a_word() {
+        let exceptions = [
+            "skies",
+            "dying",
+            "ugly",
+            "news",
+            "succeeded",
+            "generalizations",
+            "happily",
+            "valencies",
+            "éléphants",
+            "nationaux",
+            "árboles",
+            "canciones",
+            "ёлками",
+            "مكتبات",
+        ];
+        for word in exceptions {
+            for language in Language::STEMMED {
+                assert!(
+                    stem(word, language).len() <= word.len(),
+                    "{word} in {language:?}"
+                );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_stem_is_longer_than_its_word(
+            word in "[a-zà-öø-ÿœ]{1,24}|[а-яё]{1,24}|[\u{0621}-\u{063a}\u{0641}-\u{064a}]{1,16}",
+        ) {
+            for language in Language::STEMMED {
+                let stemmed = stem(&word, language);
+                proptest::prop_assert!(stemmed.len() <= word.len(), "{word} -> {stemmed} in {language:?}");
+            }
+        }
     }
 }
