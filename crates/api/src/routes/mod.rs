@@ -23,7 +23,6 @@ use actix_governor::{
     SimpleKeyExtractionError,
 };
 use actix_web::dev::ServiceRequest;
-use actix_web::http::header;
 use utoipa_actix_web::scope::scope;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -39,10 +38,11 @@ pub fn address_rate_limit(burst: u32, replenish_ms: u64) -> AddressRateLimit {
         .expect("non-zero rate limit")
 }
 
-/// Who a request counts against: its credential (a session's access token or an API key)
-/// or, without one, the peer's address. Kept only as a 64-bit SipHash under this process's
-/// random key: the limiter's map never holds a credential, and no one can aim a collision
-/// at another caller's key without the key (a SHA-256 here was a tenth of `/me`'s work).
+/// Who a request counts against: its credential (a session's access token or an API key, as
+/// authentication reads it) or, without one, the peer's address. Kept only as a 64-bit
+/// SipHash under this process's random key: the limiter's map never holds a credential, and
+/// no one can aim a collision at another caller's key without the key (a SHA-256 here was a
+/// tenth of `/me`'s work).
 #[derive(Clone, Debug, Default)]
 pub struct CallerKey {
     hasher: RandomState,
@@ -53,14 +53,16 @@ impl KeyExtractor for CallerKey {
     type KeyExtractionError = SimpleKeyExtractionError<&'static str>;
 
     fn extract(&self, req: &ServiceRequest) -> Result<Self::Key, Self::KeyExtractionError> {
-        let headers = req.headers();
-        let credential = headers
-            .get(header::AUTHORIZATION)
-            .or_else(|| headers.get("x-api-key"));
         let mut hash = self.hasher.build_hasher();
-        match credential {
-            Some(value) => value.as_bytes().hash(&mut hash),
-            None => req.peer_addr().map(|a| a.ip()).hash(&mut hash),
+        match crate::auth::credential(req.headers()) {
+            Some(credential) => {
+                hash.write_u8(b'c');
+                credential.hash(&mut hash);
+            }
+            None => {
+                hash.write_u8(b'a');
+                req.peer_addr().map(|a| a.ip()).hash(&mut hash);
+            }
         }
         Ok(hash.finish())
     }
