@@ -70,33 +70,14 @@ impl tracing_actix_web::RootSpanBuilder for RedactedRootSpan {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use actix_web::{App, HttpResponse, test, web};
+    use compact_db::testing::CapturedLog;
     use tracing_actix_web::TracingLogger;
 
     use super::RedactedRootSpan;
 
-    /// What the subscriber wrote, shared with the test.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0
-                .lock()
-                .expect("not poisoned")
-                .extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     async fn logged_request(level: &str) -> String {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new(level))
@@ -127,7 +108,7 @@ mod tests {
                 .status()
                 .is_success()
         );
-        String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8")
+        captured.text()
     }
 
     /// One test, both levels in turn: tracing caches which callsites are enabled for the

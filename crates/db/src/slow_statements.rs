@@ -66,27 +66,11 @@ fn shown(debug_form: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-
     use diesel::connection::SimpleConnection;
     use diesel::prelude::*;
 
     use super::*;
-
-    /// Collects what the log writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().expect("log buffer").extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::testing::CapturedLog;
 
     /// Runs `run` on a connection with the given threshold and returns what was logged.
     fn log_of(threshold: Duration, sql: &str) -> String {
@@ -96,7 +80,7 @@ mod tests {
     }
 
     fn log_of_run(threshold: Duration, run: impl FnOnce(&mut SqliteConnection)) -> String {
-        let captured = Captured::default();
+        let captured = CapturedLog::default();
         let writer = captured.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -107,8 +91,7 @@ mod tests {
             conn.set_instrumentation(SlowStatements::new(threshold));
             run(&mut conn);
         });
-        let bytes = captured.0.lock().expect("log buffer").clone();
-        String::from_utf8(bytes).expect("utf-8 log")
+        captured.text()
     }
 
     const STATEMENT: &str = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n \

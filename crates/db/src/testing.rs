@@ -99,3 +99,27 @@ impl Drop for TestDatabase {
         }
     }
 }
+
+/// What a log writer was given, for tests of what is logged: a clone goes to the subscriber
+/// (`tracing_subscriber::fmt().with_writer(move || log.clone())`), [`CapturedLog::text`]
+/// reads it back.
+#[derive(Clone, Default)]
+pub struct CapturedLog(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl CapturedLog {
+    pub fn text(&self) -> String {
+        let bytes = self.0.lock().expect("log buffer").clone();
+        String::from_utf8(bytes).expect("UTF-8 log")
+    }
+}
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
