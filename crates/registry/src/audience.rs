@@ -439,12 +439,16 @@ macro_rules! visible_items_fn {
             viewer: &'a Viewer,
             item_kinds: &'a [&'a str],
         ) -> Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> {
-            // One kind with `=`, for the same reason as in `holds_grant`.
-            let of_kind: Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> =
-                match item_kinds {
-                    [kind] => Box::new(items::kind.eq(*kind)),
-                    _ => Box::new(items::kind.eq_any(item_kinds)),
+            // Kinds with `=`, for the same reason as in `holds_grant`, and never `IN (…)`:
+            // diesel would prepare the statement again on every read (`search::prepared`).
+            let mut of_kind: Box<dyn BoxableExpression<$source, MultiBackend, SqlType = Bool> + 'a> =
+                match item_kinds.first() {
+                    Some(kind) => Box::new(items::kind.eq(*kind)),
+                    None => Box::new(false.into_sql::<Bool>()),
                 };
+            for kind in item_kinds.iter().skip(1) {
+                of_kind = Box::new(of_kind.or(items::kind.eq(*kind)));
+            }
             Box::new(of_kind.and(visible_item!(viewer)))
         }
     };

@@ -178,3 +178,99 @@ fn notifying_subscribers_is_prepared_once() {
     assert!(run.len() >= 6, "{run:#?}");
     assert_all_prepared(&run, &cached);
 }
+
+/// A search runs five or so statements (the ranked window's index rows and scores, the
+/// page, its counts); on SQLite, each was parsed and planned again on every search, a sixth
+/// of its instructions. Whatever the words, the sort and the filters, they stay prepared.
+#[test]
+fn searches_are_prepared_once_on_sqlite() {
+    use compact_auth::{Principal, Role};
+    use compact_db::schema::{groups, users};
+    use compact_registry::search::counts::CountIndex;
+    use compact_registry::search::query::TextQuery;
+    use compact_registry::search::{self, Filters, SearchRequest, Sort};
+
+    let (_test_db, db, mut seeding, _mail) = demo_database();
+    if matches!(*seeding, DbConnection::Pg(_)) {
+        // PostgreSQL plans `= ANY` lists fine per execution; its statements are not
+        // checked here.
+        return;
+    }
+    let (user_id, org_id): (String, String) = users::table
+        .filter(users::role.eq("coordinator"))
+        .select((users::id, users::organization_id))
+        .order(users::id)
+        .first(&mut *seeding)
+        .expect("a coordinator");
+    let principal = Principal {
+        user_id,
+        org_id,
+        role: Role::Coordinator,
+        api_key: None,
+        mfa_satisfied: true,
+    };
+    let rows: Vec<ItemRow> = compact_db::schema::items::table
+        .select(ItemRow::as_select())
+        .order(compact_db::schema::items::id)
+        .load(&mut *seeding)
+        .expect("items");
+    let tagged = rows.iter().find(|r| r.tags != "[]").expect("a tagged item");
+    let tag: Vec<String> = serde_json::from_str(&tagged.tags).expect("tags");
+    let group: String = groups::table
+        .select(groups::id)
+        .first(&mut *seeding)
+        .expect("a group");
+    let words: Vec<&str> = rows
+        .iter()
+        .take(3)
+        .filter_map(|r| r.title.split_whitespace().find(|w| w.len() > 4))
+        .collect();
+    assert!(words.len() >= 2, "{words:?}");
+    let index = CountIndex::default();
+    index.warm(&mut seeding).expect("warm");
+
+    let mut requests = Vec::new();
+    for word in &words {
+        for sort in [Sort::Relevance, Sort::Newest] {
+            for filters in [
+                Filters::default(),
+                Filters {
+                    tag: Some(tag[0].clone()),
+                    ..Filters::default()
+                },
+                Filters {
+                    group: Some(group.clone()),
+                    ..Filters::default()
+                },
+            ] {
+                requests.push(SearchRequest {
+                    text: Some(TextQuery::parse(word).expect("a word parses")),
+                    filters,
+                    sort,
+                    limit: 2,
+                    ..SearchRequest::default()
+                });
+            }
+        }
+    }
+    let mut conn = db.get().expect("connection");
+    let statements = Statements::default();
+    conn.set_instrumentation(statements.clone());
+    let mut found = 0;
+    for request in &requests {
+        found += search::search(&mut conn, &index, &principal, request)
+            .expect("search")
+            .total;
+    }
+    assert!(found > 0, "the searches found something");
+    let (run, cached) = statements.taken();
+    // Transactions are begun and ended by name, with nothing to prepare.
+    let run: Vec<String> = run
+        .into_iter()
+        .filter(|sql| !matches!(sql.as_str(), "BEGIN" | "COMMIT" | "ROLLBACK"))
+        .collect();
+    assert!(run.len() >= requests.len(), "{run:#?}");
+    assert_all_prepared(&run, &cached);
+    // Words of every length share the statements' shapes.
+    assert!(cached.len() < run.len() / 2, "{cached:#?}");
+}

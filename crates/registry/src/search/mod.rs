@@ -12,6 +12,7 @@
 
 pub mod counts;
 pub mod index;
+mod prepared;
 pub mod query;
 pub mod snippet;
 pub mod text;
@@ -31,6 +32,7 @@ use compact_db::{DbConnection, MultiBackend};
 use crate::RegistryError;
 use crate::audience::{self, Tlp, Viewer};
 use crate::items::{Item, ItemKind, ItemRow, MAX_PAGE, viewer_of};
+use prepared::Fragment;
 use query::TextQuery;
 use text::Language;
 
@@ -190,6 +192,9 @@ const PG_CONFIGS: [(&str, &str); 5] = [
 /// GIN-indexed branch per language); SQLite asks FTS5.
 fn text_condition<QS: 'static>(conn: &DbConnection, q: &TextQuery) -> BoxedCondition<QS> {
     match conn {
+        // Left unprepared on purpose (`sql`, which diesel never caches): PostgreSQL plans it
+        // for each query's words, and a generic plan would guess one selectivity for a rare
+        // and a common word alike.
         DbConnection::Pg(_) => {
             let websearch = q.to_websearch();
             let mut condition: BoxedCondition<QS> = Box::new(
@@ -210,12 +215,36 @@ fn text_condition<QS: 'static>(conn: &DbConnection, q: &TextQuery) -> BoxedCondi
             condition
         }
         DbConnection::Sqlite(_) => Box::new(
-            sql::<Bool>(
+            Fragment::new(
                 "items.id IN (SELECT m.item_id FROM item_search_map m JOIN item_search ON item_search.rowid = m.seq WHERE item_search MATCH ",
             )
-            .bind::<Text, _>(q.to_fts5())
+            .text(q.to_fts5())
             .sql(")"),
         ),
+    }
+}
+
+/// The items of these ids. SQLite's `IN (?, ?, …)` would be a statement of its own, parsed
+/// and planned on every request (see [`prepared`]).
+fn id_among(conn: &DbConnection, ids: &[&str]) -> BoxedCondition<items::table> {
+    match conn {
+        DbConnection::Sqlite(_) => {
+            Box::new(prepared::sqlite_in_texts("items.id", ids.iter().copied()))
+        }
+        DbConnection::Pg(_) => {
+            Box::new(items::id.eq_any(ids.iter().map(|id| (*id).to_owned()).collect::<Vec<_>>()))
+        }
+    }
+}
+
+/// The items of these `seq`s, as [`id_among`].
+fn seq_among(conn: &DbConnection, seqs: &[i64]) -> BoxedCondition<items::table> {
+    match conn {
+        DbConnection::Sqlite(_) => Box::new(prepared::sqlite_in_numbers(
+            "items.seq",
+            seqs.iter().copied(),
+        )),
+        DbConnection::Pg(_) => Box::new(items::seq.eq_any(seqs.to_vec())),
     }
 }
 
@@ -286,42 +315,19 @@ fn rank_in_fts5(
     q: &TextQuery,
     window: &[i64],
 ) -> Result<Vec<(String, f64)>, RegistryError> {
-    #[derive(QueryableByName)]
-    struct Indexed {
-        #[diesel(sql_type = BigInt)]
-        rowid: i64,
-        #[diesel(sql_type = Text)]
-        item_id: String,
-    }
-    #[derive(QueryableByName)]
-    struct Scored {
-        #[diesel(sql_type = BigInt)]
-        rowid: i64,
-        #[diesel(sql_type = Double)]
-        score: f64,
-    }
     // The window's index rows and item ids, from the map's covering index alone (migration
     // `2026-11-30-000014_search_map_by_item`): the pass below then joins nothing, where
     // looking each doclist entry up in the map and the window cost a random page read or
     // two per entry.
-    let mut ids: HashMap<i64, String> = HashMap::with_capacity(window.len());
-    // Bound parameters per statement stay far below SQLite's limit (32,766).
-    for seqs in window.chunks(5_000) {
-        let placeholders = vec!["?"; seqs.len()].join(", ");
-        let mut query = diesel::sql_query(format!(
-            "SELECT seq AS rowid, item_id FROM item_search_map WHERE item_seq IN ({placeholders})"
-        ))
-        .into_boxed::<diesel::sqlite::Sqlite>();
-        for seq in seqs {
-            query = query.bind::<BigInt, _>(*seq);
-        }
-        ids.extend(
-            query
-                .load::<Indexed>(conn)?
-                .into_iter()
-                .map(|r| (r.rowid, r.item_id)),
-        );
-    }
+    let mut ids: HashMap<i64, String> =
+        Fragment::<(BigInt, Text)>::new("SELECT seq, item_id FROM item_search_map WHERE ")
+            .then(prepared::sqlite_in_numbers::<Bool>(
+                "item_seq",
+                window.iter().copied(),
+            ))
+            .load::<(i64, String)>(conn)?
+            .into_iter()
+            .collect();
     let (Some(&low), Some(&high)) = (ids.keys().min(), ids.keys().max()) else {
         return Ok(Vec::new());
     };
@@ -335,26 +341,24 @@ fn rank_in_fts5(
     // The newest items were indexed last, so for a common word this is a short stretch.
     // Only the window's rows are scored: `+rowid` keeps the list a filter on that stretch,
     // as a constraint SQLite would set up one FTS5 query per listed row.
-    let rowids: Vec<i64> = ids.keys().copied().collect();
-    let mut scored = Vec::with_capacity(rowids.len());
-    for part in rowids.chunks(5_000) {
-        let placeholders = vec!["?"; part.len()].join(", ");
-        let mut query = diesel::sql_query(format!(
-            "SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) AS score FROM {index} \
-             WHERE {index} MATCH ? AND rowid >= ? AND rowid <= ? AND +rowid IN ({placeholders})"
-        ))
-        .into_boxed::<diesel::sqlite::Sqlite>()
-        .bind::<Text, _>(q.to_fts5())
-        .bind::<BigInt, _>(low)
-        .bind::<BigInt, _>(high);
-        for rowid in part {
-            query = query.bind::<BigInt, _>(*rowid);
-        }
-        scored.extend(query.load::<Scored>(conn)?);
-    }
+    let scored: Vec<(i64, f64)> = Fragment::<(BigInt, Double)>::new(format!(
+        "SELECT rowid, -bm25({index}, 10.0, 4.0, 1.0) FROM {index} \
+         WHERE {index} MATCH "
+    ))
+    .text(q.to_fts5())
+    .sql(" AND rowid >= ")
+    .big_int(low)
+    .sql(" AND rowid <= ")
+    .big_int(high)
+    .sql(" AND ")
+    .then(prepared::sqlite_in_numbers::<Bool>(
+        "+rowid",
+        ids.keys().copied(),
+    ))
+    .load(conn)?;
     Ok(scored
         .into_iter()
-        .filter_map(|s| ids.remove(&s.rowid).map(|id| (id, s.score)))
+        .filter_map(|(rowid, score)| ids.remove(&rowid).map(|id| (id, score)))
         .collect())
 }
 
@@ -403,8 +407,8 @@ fn tag_listed<QS: 'static>(conn: &DbConnection, tag: &str) -> BoxedCondition<QS>
         DbConnection::Sqlite(_) => "instr",
     };
     Box::new(
-        sql::<Bool>(&format!("{function}(items.tags, "))
-            .bind::<Text, _>(format!("\"{tag}\""))
+        Fragment::new(format!("{function}(items.tags, "))
+            .text(format!("\"{tag}\""))
             .sql(") > 0"),
     )
 }
@@ -429,7 +433,12 @@ macro_rules! narrowed {
         }
         if let Some(group) = &f.group {
             let addressed = item_access::table
-                .filter(item_access::item_kind.eq_any(KINDS))
+                // Each kind with `=`: an `IN` list keeps diesel from caching the statement.
+                .filter(
+                    item_access::item_kind
+                        .eq(KINDS[0])
+                        .or(item_access::item_kind.eq(KINDS[1])),
+                )
                 .filter(item_access::grantee_type.eq("group"))
                 .filter(item_access::grantee_id.eq(group.as_str()))
                 .select(item_access::item_id);
@@ -576,10 +585,10 @@ fn newest_first(
 {
     let few = matches.is_some_and(|n| n < DATE_WALK_MIN_MATCHES);
     match (few, conn) {
-        (true, DbConnection::Pg(_)) => Box::new(sql::<diesel::sql_types::Timestamp>(
+        (true, DbConnection::Pg(_)) => Box::new(Fragment::<diesel::sql_types::Timestamp>::new(
             "(items.created_at + interval '0 microseconds')",
         )),
-        (true, DbConnection::Sqlite(_)) => Box::new(sql::<diesel::sql_types::Timestamp>(
+        (true, DbConnection::Sqlite(_)) => Box::new(Fragment::<diesel::sql_types::Timestamp>::new(
             "(items.created_at || '')",
         )),
         (false, _) => Box::new(items::created_at),
@@ -632,7 +641,7 @@ fn page_knowing(
         // query must not slip through by id.
         first_found(&ranked, wanted, |ids: &[&str]| {
             matching(conn, viewer, &by_id)
-                .filter(items::id.eq_any(ids))
+                .filter(id_among(conn, ids))
                 .select(ItemRow::as_select())
                 .load::<ItemRow>(conn)
         })?
@@ -725,7 +734,7 @@ fn newest_page(
     }
     let matches = match only {
         Some(candidates) => {
-            query = query.filter(items::seq.eq_any(candidates));
+            query = query.filter(seq_among(conn, candidates));
             Some(candidates.len() as i64)
         }
         None => matches,

@@ -24,7 +24,7 @@ mod catalog;
 
 use std::sync::Arc;
 
-use diesel::dsl::{max, sql};
+use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Text};
 use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
@@ -33,6 +33,7 @@ use roaring::RoaringBitmap;
 use compact_db::DbConnection;
 use compact_db::schema::{group_members, item_search, item_search_map, items};
 
+use super::prepared::Fragment;
 use super::{Facets, SearchRequest, text_condition};
 use crate::RegistryError;
 use crate::audience::Viewer;
@@ -483,7 +484,7 @@ fn patched(
                     .optional()?;
                 let Some(indexed) = indexed else { continue };
                 let found: i64 = item_search::table
-                    .filter(sql::<Bool>("item_search MATCH ").bind::<Text, _>(fts.clone()))
+                    .filter(Fragment::<Bool>::new("item_search MATCH ").text(fts.clone()))
                     .filter(item_search::rowid.eq(indexed))
                     .count()
                     .get_result(conn)?;
